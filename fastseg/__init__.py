@@ -1,0 +1,10 @@
+"""fastseg: fused loss kernels with exact gradients for NumPy, PyTorch and Keras/TensorFlow.
+
+The NumPy/CuPy API lives here; framework adapters are ``fastseg.torch``, ``fastseg.tensorflow``
+and ``fastseg.keras``. Importing fastseg compiles nothing and does not import Numba.
+"""
+
+from .ops.range_mae import range_mae, range_mae_value_and_grad
+
+__all__ = ["range_mae", "range_mae_value_and_grad"]
+__version__ = "0.1.0"

@@ -1,0 +1,11 @@
+import os
+import shutil
+
+# Without a GPU, Numba CUDA kernels run on the simulator (set before numba.cuda is imported).
+if shutil.which("nvidia-smi") is None:
+    os.environ.setdefault("NUMBA_ENABLE_CUDASIM", "1")
+
+from hypothesis import settings  # noqa: E402
+
+settings.register_profile("ci", max_examples=60, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
