@@ -259,7 +259,7 @@ def test_scipy_minimize_with_jac():
         return float(loss), grad.ravel()
 
     x0 = np.full(y_true.size, 0.5)
-    res = minimize(objective, x0, jac=True, method="Powell" if False else "L-BFGS-B")
+    res = minimize(objective, x0, jac=True, method="L-BFGS-B")
     assert res.fun < 0.6 * objective(x0)[0]
     # the analytic gradient is the one SciPy's finite differences see, away from kinks
     from scipy.optimize import approx_fprime

@@ -86,6 +86,8 @@ def _finish(loss, n_ranges, mean):
 
 @_jit
 def _row_loss(t, p, n, mean):
+    if n < 0 or n > t.shape[0]:
+        return math.nan
     loss = 0.0
     n_ranges = 0
     j = 0
@@ -99,7 +101,12 @@ def _row_loss(t, p, n, mean):
 
 @_jit
 def _row_loss_grad(t, p, g, n, mean, scale):
-    """Loss of one row; writes ``scale * d loss / d p`` into ``g`` (zeros past ``n``)."""
+    """Loss of one row; writes ``scale * d loss / d p`` into ``g`` (zeros past ``n``).
+
+    A length outside ``[0, L]`` (which the Python layer rejects first) gives a NaN row."""
+    if n < 0 or n > t.shape[0]:
+        g[:] = math.nan
+        return math.nan
     n_ranges = 0
     j = 0
     while j < n:

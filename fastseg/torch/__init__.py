@@ -1,0 +1,6 @@
+"""PyTorch adapters: autograd-aware ops registered with ``torch.library`` (eager,
+``torch.compile(fullgraph=True)``, DDP) and ``nn.Module`` losses."""
+
+from .range_mae import RangeMAELoss, range_mae
+
+__all__ = ["range_mae", "RangeMAELoss"]

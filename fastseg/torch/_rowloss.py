@@ -1,0 +1,97 @@
+"""One adapter for every row-loss op: a ``torch.library`` custom op whose forward returns the
+per-row losses and (when needed) the gradient of each row's loss, written by the fused kernel;
+backward only scales that gradient by the upstream gradient of each row.
+
+Adding an op means writing its kernel call (``impl``) and calling :func:`define_row_loss`.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import torch
+
+NUMPY_DTYPE = {torch.float16: np.dtype(np.float16), torch.bfloat16: np.dtype(np.float16),
+               torch.float32: np.dtype(np.float32), torch.float64: np.dtype(np.float64),
+               torch.bool: np.dtype(bool), torch.uint8: np.dtype(np.uint8),
+               torch.int8: np.dtype(np.int8), torch.int16: np.dtype(np.int16),
+               torch.int32: np.dtype(np.int32), torch.int64: np.dtype(np.int64)}
+"""Torch dtype -> a NumPy dtype of the same kind, for the ops' shared dtype checks."""
+
+
+def numpy_dtype(tensor: torch.Tensor) -> np.dtype:
+    return NUMPY_DTYPE.get(tensor.dtype, np.dtype(np.complex64))
+
+
+def compute_dtype(dtype: torch.dtype) -> torch.dtype:
+    """float16/bfloat16 are computed in float32 and cast back."""
+    return torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype
+
+
+def check_tensors(**tensors) -> torch.device:
+    """All given tensors are torch tensors on one device; return that device."""
+    device = None
+    for name, t in tensors.items():
+        if t is None:
+            continue
+        if not isinstance(t, torch.Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor (fastseg.torch); got {type(t).__name__}"
+                            " — use fastseg.range_mae for NumPy arrays")
+        if device is None:
+            device = t.device
+        elif t.device != device:
+            raise ValueError(f"all inputs must be on one device: {name} is on {t.device}, "
+                             f"others on {device}")
+    return device
+
+
+def kernel_args(*tensors):
+    """Zero-copy views the backends take: NumPy arrays for CPU tensors, the tensors themselves
+    (``__cuda_array_interface__``) on CUDA, plus the stream to launch on."""
+    first = next(t for t in tensors if t is not None)
+    if first.device.type == "cpu":
+        return [None if t is None else t.detach().numpy() for t in tensors], None
+    return list(tensors), torch.cuda.current_stream(first.device).cuda_stream
+
+
+def define_row_loss(qualname: str, impl: Callable, *, primary: int, grad_signs: dict[int, float]):
+    """Register ``impl(*tensors_and_options, need_grad) -> (row_losses, grad)`` as a custom op.
+
+    ``primary`` is the index of the ``(rows, L)`` input whose gradient the kernel writes;
+    ``grad_signs`` maps each differentiable input index to the sign of its gradient relative
+    to that one (range_mae: ``y_pred`` +1, ``y_true`` -1). ``need_grad`` is the last argument.
+    """
+    op = torch.library.custom_op(qualname, impl, mutates_args=())
+
+    @op.register_fake
+    def _(*args):
+        x = args[primary]
+        grad = torch.empty_like(x) if args[-1] else x.new_empty((0,))
+        return x.new_empty((x.shape[0],)), grad
+
+    def setup_context(ctx, inputs, output):
+        ctx.mark_non_differentiable(output[1])
+        ctx.save_for_backward(output[1])
+        ctx.n_inputs = len(inputs)
+
+    def backward(ctx, grad_rows, _grad_of_grad):
+        (unit_grad,) = ctx.saved_tensors
+        if unit_grad.numel() == 0 and grad_rows.numel():
+            raise RuntimeError(f"{qualname} ran without need_grad but a gradient was asked for")
+        g = grad_rows.reshape(-1, *([1] * (unit_grad.dim() - 1))) * unit_grad
+        grads = [None] * ctx.n_inputs
+        for i, sign in grad_signs.items():
+            if ctx.needs_input_grad[i]:
+                grads[i] = g if sign > 0 else -g
+        return tuple(grads)
+
+    op.register_autograd(backward, setup_context=setup_context)
+    return op
+
+
+def reduce_rows(rows: torch.Tensor, reduction: str) -> torch.Tensor:
+    if reduction == "none":
+        return rows
+    total = rows.sum(dtype=torch.float64 if rows.dtype == torch.float64 else torch.float32)
+    return (total if reduction == "sum" else total / rows.numel()).to(rows.dtype)
