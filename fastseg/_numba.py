@@ -49,7 +49,7 @@ def cache_enabled(source_file: str) -> bool:
     return False
 
 
-PARALLEL_MIN_ELEMENTS = 1 << 16
+PARALLEL_MIN_ELEMENTS = 1 << 14
 """Below this many elements the row-parallel kernels lose to the serial ones (thread wake-up
 costs more than the work); measured by ``bench/bench_range_mae.py::test_parallel_threshold``."""
 

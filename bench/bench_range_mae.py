@@ -1,0 +1,113 @@
+"""range_mae benchmarks (pytest-benchmark): `make bench`.
+
+Groups ``<mode> <shape>``, mode ``fwd`` or ``fwd+bwd``, float32. Members: fastseg on 1 thread and
+on all threads, the NumPy reference, the best vectorised torch version, the seed's per-element
+loop (small shape only) and ``np.add`` over the same arrays (the memory roofline: it reads two
+arrays and writes one, as the fused kernel does).
+"""
+
+import numba
+import numpy as np
+import pytest
+
+import fastseg
+from fastseg import _numba
+from fastseg.baselines import piecewise_constant, range_mae_python_loop, range_mae_torch_vectorized
+from fastseg.ops.range_mae import reference
+
+torch = pytest.importorskip("torch")
+
+SHAPES = [(4096, 1024), (256, 16384), (65536, 64)]
+ALL_THREADS = numba.config.NUMBA_NUM_THREADS
+
+
+def _data(shape):
+    rng = np.random.default_rng(0)
+    y_true = piecewise_constant(rng, *shape)
+    y_pred = (y_true + 0.1 * rng.standard_normal(shape)).astype(np.float32)
+    return y_true, y_pred
+
+
+@pytest.fixture(scope="module", params=SHAPES, ids=lambda s: f"{s[0]}x{s[1]}")
+def data(request):
+    return _data(request.param)
+
+
+@pytest.fixture
+def threads():
+    yield numba.set_num_threads
+    numba.set_num_threads(ALL_THREADS)
+
+
+def _group(benchmark, mode, y):
+    benchmark.group = f"range_mae {mode} {y.shape[0]}x{y.shape[1]}"
+
+
+@pytest.mark.parametrize("mode", ["fwd", "fwd+bwd"])
+@pytest.mark.parametrize("n_threads", [1, ALL_THREADS], ids=["1thread", "allthreads"])
+def test_fastseg(benchmark, data, mode, n_threads, threads):
+    y_true, y_pred = data
+    _group(benchmark, mode, y_pred)
+    threads(n_threads)
+    fn = fastseg.range_mae if mode == "fwd" else fastseg.range_mae_value_and_grad
+    fn(y_true, y_pred)
+    benchmark(fn, y_true, y_pred)
+
+
+@pytest.mark.parametrize("mode", ["fwd", "fwd+bwd"])
+def test_numpy_add_roofline(benchmark, data, mode):
+    y_true, y_pred = data
+    _group(benchmark, mode, y_pred)
+    out = np.empty_like(y_pred)
+    benchmark(np.add, y_true, y_pred, out=out)
+
+
+@pytest.mark.parametrize("mode", ["fwd", "fwd+bwd"])
+def test_numpy_reference(benchmark, data, mode):
+    y_true, y_pred = data
+    _group(benchmark, mode, y_pred)
+    benchmark.pedantic(reference.row_losses, (y_true, y_pred), {"need_grad": mode != "fwd"},
+                       rounds=3, warmup_rounds=1)
+
+
+@pytest.mark.parametrize("mode", ["fwd", "fwd+bwd"])
+def test_torch_vectorized(benchmark, data, mode):
+    y_true, y_pred = map(torch.from_numpy, data)
+    _group(benchmark, mode, y_pred)
+
+    def run():
+        p = y_pred.requires_grad_(mode != "fwd")
+        loss = range_mae_torch_vectorized(y_true, p)
+        if mode != "fwd":
+            loss.backward()
+            p.grad = None
+        return loss
+
+    benchmark.pedantic(run, rounds=5, warmup_rounds=1)
+
+
+@pytest.mark.parametrize("shape", [(64, 1024)], ids=["64x1024"])
+def test_seed_python_loop_small(benchmark, shape):
+    """The seed's element-by-element loop (NumPy ops instead of TF ops), fwd only, small shape:
+    compare per element with the fastseg rows of the same group."""
+    y_true, y_pred = _data(shape)
+    benchmark.group = f"range_mae fwd {shape[0]}x{shape[1]} (seed loop)"
+    benchmark.pedantic(range_mae_python_loop, (y_true, y_pred), rounds=3, warmup_rounds=0)
+
+
+@pytest.mark.parametrize("shape", [(64, 1024)], ids=["64x1024"])
+def test_fastseg_small(benchmark, shape):
+    y_true, y_pred = _data(shape)
+    benchmark.group = f"range_mae fwd {shape[0]}x{shape[1]} (seed loop)"
+    benchmark(fastseg.range_mae, y_true, y_pred)
+
+
+@pytest.mark.parametrize("elements", [1 << 12, 1 << 14, 1 << 16, 1 << 18])
+@pytest.mark.parametrize("kernel", ["serial", "parallel"])
+def test_parallel_threshold(benchmark, elements, kernel, monkeypatch):
+    """Where the row-parallel kernel starts to win: sets ``_numba.PARALLEL_MIN_ELEMENTS``."""
+    y_true, y_pred = _data((elements // 256, 256))
+    benchmark.group = f"range_mae threshold fwd+bwd {elements} elements"
+    monkeypatch.setattr(_numba, "PARALLEL_MIN_ELEMENTS", 0 if kernel == "parallel" else 1 << 62)
+    fastseg.range_mae_value_and_grad(y_true, y_pred)
+    benchmark(fastseg.range_mae_value_and_grad, y_true, y_pred)

@@ -1,0 +1,58 @@
+"""What a user would write instead of fastseg: the peers in the benchmarks and the demo's table.
+
+None of these is used by fastseg's ops; they exist to be measured against.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def range_mae_torch_vectorized(y_true, y_pred, range_reduction: str = "sum"):
+    """Best vectorised PyTorch range-wise MAE (mean over rows): range ids by a cumsum of change
+    flags, per-range sums and sizes by ``index_add_``. Differentiable through autograd."""
+    import torch
+
+    rows, length = y_pred.shape
+    starts = torch.ones_like(y_true, dtype=torch.bool)
+    starts[:, 1:] = y_true[:, 1:] != y_true[:, :-1]
+    range_id = torch.cumsum(starts.reshape(-1), 0) - 1
+    n_ranges = int(range_id[-1]) + 1
+    err = (y_true - y_pred).abs().reshape(-1)
+    sums = err.new_zeros(n_ranges).index_add_(0, range_id, err)
+    sizes = err.new_zeros(n_ranges).index_add_(0, range_id, torch.ones_like(err))
+    row_of_element = torch.arange(rows, device=y_pred.device).repeat_interleave(length)
+    range_row = torch.zeros(n_ranges, dtype=torch.long, device=y_pred.device)
+    range_row.scatter_(0, range_id, row_of_element)
+    row_loss = err.new_zeros(rows).index_add_(0, range_row, sums / sizes)
+    if range_reduction == "mean":
+        row_loss = row_loss / starts.sum(1)
+    return row_loss.mean()
+
+
+def range_mae_python_loop(y_true, y_pred):
+    """The seed question's "lazy" loop, element by element, in NumPy (its last-range bug kept:
+    a last range of length 1 is dropped). Returns per-row losses."""
+    rows, length = y_pred.shape
+    losses = np.zeros(rows, dtype=y_pred.dtype)
+    for ii in range(rows):
+        loss, ris = 0.0, 0
+        for jj in range(length - 1):
+            if y_true[ii][jj] != y_true[ii][jj + 1]:
+                loss += np.mean(np.abs(y_true[ii][ris:jj + 1] - y_pred[ii][ris:jj + 1]))
+                ris = jj + 1
+        if ris != length - 1:
+            loss += np.mean(np.abs(y_true[ii][ris:length] - y_pred[ii][ris:length]))
+        losses[ii] = loss
+    return losses
+
+
+def piecewise_constant(rng: np.random.Generator, rows: int, length: int, min_ranges: int = 2,
+                       max_ranges: int = 12, dtype=np.float32) -> np.ndarray:
+    """Signals like the seed's picture: ``min_ranges..max_ranges`` ranges of values in [0, 1]."""
+    out = np.empty((rows, length), dtype)
+    for b in range(rows):
+        n = int(rng.integers(min_ranges, max_ranges + 1))
+        cuts = np.sort(rng.choice(np.arange(1, length), n - 1, replace=False))
+        out[b] = np.repeat(rng.random(n), np.diff(np.concatenate([[0], cuts, [length]])))
+    return out
