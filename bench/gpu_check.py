@@ -1,0 +1,186 @@
+"""The one script to run on a lent GPU machine: `python bench/gpu_check.py` (under 4 minutes).
+
+(a) Every CUDA backend of every op against the NumPy reference: several shapes, float32/float64,
+    lengths, NaN rows, through fastseg.torch on CUDA tensors (zero-copy, current stream) and
+    through the NumPy API with host arrays (copies).
+(b) Timings with CUDA events, float32, fwd and fwd+bwd, at 4096x1024 and 65536x1024: the fused
+    kernel alone, the torch op end to end, the best vectorised torch version, and a
+    device-to-device copy of the same bytes (the bandwidth roofline).
+Prints a table; writes gpu_check.json to $OUT when it is set.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import sys
+import time
+import traceback
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+
+import fastseg  # noqa: E402
+import fastseg.torch as ft  # noqa: E402
+from fastseg.baselines import piecewise_constant, range_mae_torch_vectorized  # noqa: E402
+from fastseg.ops.range_mae import reference  # noqa: E402
+
+RESULTS = {"device": None, "correctness": [], "timings": []}
+
+
+def available_backends():
+    names = []
+    for name in ("cuda", "native"):
+        try:
+            importlib.import_module(f"fastseg.ops.range_mae.{name}")
+            names.append(name)
+        except Exception as err:  # noqa: BLE001 - report and go on
+            print(f"backend {name}: not importable ({type(err).__name__}: {err})")
+    return names
+
+
+def data(rows, length, dtype, seed=0, max_ranges=12):
+    rng = np.random.default_rng(seed)
+    y_true = piecewise_constant(rng, rows, length, 1 if length < 2 else 2,
+                                max(1, min(max_ranges, length)), np.float64)
+    y_pred = y_true + 0.1 * rng.standard_normal((rows, length))
+    return y_true.astype(dtype), y_pred.astype(dtype)
+
+
+def check(backend):
+    ok_all = True
+    cases = [(3, 1), (7, 100), (64, 1000), (5, 5000), (33, 129), (1000, 64), (4, 70000)]
+    for rows, length in cases:
+        for dtype in (np.float32, np.float64):
+            for rr in ("sum", "mean"):
+                for use_lengths in (False, True):
+                    t, p = data(rows, length, dtype)
+                    if rows > 2 and length > 3:
+                        p[1, length // 2] = np.nan
+                    lengths = np.random.default_rng(1).integers(0, length + 1, rows) if use_lengths else None
+                    ref_l, ref_g = reference.row_losses(t.astype(np.float64), p.astype(np.float64), lengths,
+                                                        range_reduction=rr, need_grad=True)
+                    tt = torch.tensor(t, device="cuda")
+                    pp = torch.tensor(p, device="cuda", requires_grad=True)
+                    nn = None if lengths is None else torch.tensor(lengths, device="cuda")
+                    loss = ft.range_mae(tt, pp, range_reduction=rr, reduction="none", lengths=nn, backend=backend)
+                    loss.sum().backward()
+                    got_l, got_g = loss.detach().cpu().numpy(), pp.grad.cpu().numpy()
+                    tol = 1e-12 if dtype == np.float64 else 2e-6
+                    ok = (np.allclose(got_l, ref_l, rtol=tol, atol=tol, equal_nan=True)
+                          and np.allclose(got_g, ref_g, rtol=tol, atol=tol, equal_nan=True))
+                    nograd = ft.range_mae(tt, pp.detach(), range_reduction=rr, reduction="none",
+                                          lengths=nn, backend=backend).cpu().numpy()
+                    ok = ok and np.allclose(nograd, ref_l, rtol=tol, atol=tol, equal_nan=True)
+                    ok_all &= ok
+                    RESULTS["correctness"].append(dict(backend=backend, rows=rows, length=length,
+                                                       dtype=np.dtype(dtype).name, range_reduction=rr,
+                                                       lengths=use_lengths, ok=bool(ok)))
+                    if not ok:
+                        print(f"MISMATCH {backend} {rows}x{length} {np.dtype(dtype).name} {rr} lengths={use_lengths}")
+    # NumPy API with host arrays and backend= (copies to the device and back)
+    t, p = data(50, 300, np.float64)
+    loss, grad = fastseg.range_mae_value_and_grad(t, p, backend=backend)
+    ref = reference.row_losses(t, p, need_grad=True)
+    host_ok = np.allclose(loss, ref[0].mean(), rtol=1e-12) and np.allclose(grad, ref[1] / 50, rtol=1e-12)
+    ok_all &= host_ok
+    print(f"correctness {backend}: {'OK' if ok_all else 'FAILED'} ({len(RESULTS['correctness'])} cases so far; host-array API {'OK' if host_ok else 'FAILED'})")
+    return ok_all
+
+
+def timed(fn, reps=20):
+    fn()
+    torch.cuda.synchronize()
+    start, stop = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    best = float("inf")
+    for _ in range(3):
+        start.record()
+        for _ in range(reps):
+            fn()
+        stop.record()
+        stop.synchronize()
+        best = min(best, start.elapsed_time(stop) / reps / 1e3)
+    return best
+
+
+def bench(backends, shapes=((4096, 1024), (65536, 1024))):
+    for rows, length in shapes:
+        t_np, p_np = data(rows, length, np.float32, max_ranges=12)
+        t = torch.tensor(t_np, device="cuda")
+        p = torch.tensor(p_np, device="cuda")
+        n = rows * length
+        loss_rows = torch.empty(rows, device="cuda")
+        grad = torch.empty_like(p)
+        copy_src = torch.empty(2 * n, device="cuda")
+        copy_dst = torch.empty_like(copy_src)
+        copy3_src = torch.empty(3 * n // 2, device="cuda")
+        copy3_dst = torch.empty_like(copy3_src)
+        rows_out = []
+        t_copy2 = timed(lambda: copy_dst.copy_(copy_src))  # 8n bytes read + 8n written
+        t_copy3 = timed(lambda: copy3_dst.copy_(copy3_src))  # 6n read + 6n written = 12n, as fused
+        rows_out.append(("device copy, bytes of fwd (8n)", "fwd", t_copy2 / 2, 8 * n))
+        rows_out.append(("device copy, bytes of fwd+bwd (12n)", "fwd+bwd", t_copy3, 12 * n))
+        for backend in backends:
+            kernels = importlib.import_module(f"fastseg.ops.range_mae.{backend}")
+            stream = torch.cuda.current_stream().cuda_stream
+            rows_out.append((f"fastseg {backend} kernel", "fwd", timed(lambda: kernels.forward(
+                t, p, lengths=None, mean_over_ranges=False, out_loss=loss_rows, stream=stream)), 8 * n))
+            rows_out.append((f"fastseg {backend} fused kernel", "fwd+bwd", timed(lambda: kernels.forward_backward(
+                t, p, lengths=None, mean_over_ranges=False, grad_scale=1.0, out_loss=loss_rows,
+                out_grad=grad, stream=stream)), 12 * n))
+
+            def torch_op():
+                q = p.detach().requires_grad_(True)
+                ft.range_mae(t, q, backend=backend).backward()
+            rows_out.append((f"fastseg.torch ({backend}) + backward", "fwd+bwd", timed(torch_op), 12 * n))
+
+        def vec_fwd():
+            with torch.no_grad():
+                range_mae_torch_vectorized(t, p)
+
+        def vec_fb():
+            q = p.detach().requires_grad_(True)
+            range_mae_torch_vectorized(t, q).backward()
+        rows_out.append(("vectorised torch", "fwd", timed(vec_fwd, 5), 8 * n))
+        rows_out.append(("vectorised torch", "fwd+bwd", timed(vec_fb, 5), 12 * n))
+        for name, mode, seconds, nbytes in rows_out:
+            RESULTS["timings"].append(dict(shape=f"{rows}x{length}", name=name, mode=mode,
+                                           seconds=seconds, gbps=nbytes / seconds / 1e9))
+        print(f"\n{rows}x{length} float32")
+        print(f"  {'implementation':<40} {'mode':<8} {'time':>10} {'GB/s':>8}")
+        for name, mode, seconds, nbytes in sorted(rows_out, key=lambda r: (r[1], r[2])):
+            print(f"  {name:<40} {mode:<8} {seconds * 1e6:>8.1f}us {nbytes / seconds / 1e9:>8.0f}")
+        del t, p, grad, copy_src, copy_dst, copy3_src, copy3_dst
+        torch.cuda.empty_cache()
+
+
+def main():
+    start = time.time()
+    if not torch.cuda.is_available():
+        raise SystemExit("no CUDA device: gpu_check needs a GPU")
+    RESULTS["device"] = torch.cuda.get_device_name()
+    print(f"device: {RESULTS['device']}, torch {torch.__version__}")
+    backends = available_backends()
+    ok = True
+    for backend in list(backends):
+        try:
+            ok &= check(backend)
+        except Exception:  # noqa: BLE001 - keep going to the other backend and the timings
+            traceback.print_exc()
+            backends.remove(backend)
+            ok = False
+    bench(backends)
+    RESULTS["ok"] = bool(ok)
+    RESULTS["seconds"] = time.time() - start
+    if os.environ.get("OUT"):
+        with open(os.path.join(os.environ["OUT"], "gpu_check.json"), "w") as f:
+            json.dump(RESULTS, f, indent=1)
+    print(f"\n{'ALL CORRECT' if ok else 'SOME CHECKS FAILED'} in {RESULTS['seconds']:.0f}s")
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,286 @@
+"""Numba CUDA kernels for range-wise MAE: one thread block per row, coalesced tiles of
+``THREADS`` elements, scans in shared memory.
+
+Forward: one left-to-right pass; a segmented block scan of ``(sum |t - p|, count)`` restarts at
+each range start, threads where a range ends add ``sum / count``, the open range is carried to
+the next tile.
+
+Fused forward+backward: pass 1 (left to right) writes each element's range start into the
+gradient buffer (a max-scan); pass 2 (right to left) finds each element's range end (a
+suffix-min scan), computes ``w = 1/|r|``, adds ``w |t - p|`` and overwrites the buffer with
+``-scale * w * sign(t - p)``. The row stays in L2 between the passes.
+
+All reductions are fixed trees: results do not depend on scheduling (no atomics). The kernels
+use only shared memory and barriers, so the CUDA simulator runs them on CPU-only CI. Inputs are
+any objects with ``__cuda_array_interface__`` (torch, CuPy) used in place; NumPy arrays are
+copied to the device and results back.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import cuda, float64, int32, int64
+
+THREADS = 128
+
+
+@cuda.jit(device=True, inline=True)
+def _starts_range(t, row, i, n):
+    return i < n and (i == 0 or t[row, i] != t[row, i - 1])
+
+
+@cuda.jit(device=True)
+def _scan_max(sh, v, tid):
+    """Inclusive prefix max over the block."""
+    sh[tid] = v
+    cuda.syncthreads()
+    off = 1
+    while off < THREADS:
+        other = sh[tid - off] if tid >= off else v
+        cuda.syncthreads()
+        v = max(v, other)
+        sh[tid] = v
+        cuda.syncthreads()
+        off *= 2
+    return v
+
+
+@cuda.jit(device=True)
+def _suffix_min(sh, v, tid):
+    """Inclusive suffix min over the block."""
+    sh[tid] = v
+    cuda.syncthreads()
+    off = 1
+    while off < THREADS:
+        other = sh[tid + off] if tid + off < THREADS else v
+        cuda.syncthreads()
+        v = min(v, other)
+        sh[tid] = v
+        cuda.syncthreads()
+        off *= 2
+    return v
+
+
+@cuda.jit(device=True)
+def _block_sum(sh, v, tid):
+    """Sum over the block in a fixed tree order; every thread gets the total."""
+    sh[tid] = v
+    cuda.syncthreads()
+    half = THREADS // 2
+    while half > 0:
+        if tid < half:
+            sh[tid] += sh[tid + half]
+        cuda.syncthreads()
+        half //= 2
+    total = sh[0]
+    cuda.syncthreads()
+    return total
+
+
+@cuda.jit(device=True, inline=True)
+def _finish(loss, n_ranges, mean):
+    if mean and n_ranges > 0:
+        loss /= n_ranges
+    return loss if math.isfinite(loss) else math.nan
+
+
+@cuda.jit
+def _forward_kernel(t, p, lengths, has_lengths, mean, out_loss):
+    row = cuda.blockIdx.x
+    tid = cuda.threadIdx.x
+    sh_a = cuda.shared.array(THREADS, float64)
+    sh_c = cuda.shared.array(THREADS, int32)
+    sh_f = cuda.shared.array(THREADS, int32)
+    length = t.shape[1]
+    n = lengths[row] if has_lengths else length
+    if n < 0 or n > length:
+        if tid == 0:
+            out_loss[row] = math.nan
+        return
+    loss = 0.0
+    n_ranges = 0
+    carry_sum = 0.0
+    carry_count = 0
+    for base in range(0, n, THREADS):
+        i = base + tid
+        valid = i < n
+        head = _starts_range(t, row, i, n)
+        a = abs(float64(t[row, i]) - float64(p[row, i])) if valid else 0.0
+        c = 1 if valid else 0
+        if tid == 0 and not head:
+            a += carry_sum
+            c += carry_count
+        f = 1 if head or tid == 0 else 0
+        # segmented inclusive scan of (a, c), restarting where f is set
+        sh_a[tid] = a
+        sh_c[tid] = c
+        sh_f[tid] = f
+        cuda.syncthreads()
+        off = 1
+        while off < THREADS:
+            oa, oc, of = a, c, f
+            if tid >= off:
+                oa, oc, of = sh_a[tid - off], sh_c[tid - off], sh_f[tid - off]
+            cuda.syncthreads()
+            if tid >= off and f == 0:
+                a += oa
+                c += oc
+                f = of
+            sh_a[tid] = a
+            sh_c[tid] = c
+            sh_f[tid] = f
+            cuda.syncthreads()
+            off *= 2
+        if valid and (i == n - 1 or _starts_range(t, row, i + 1, n)):
+            loss += a / c
+        carry_sum = sh_a[THREADS - 1]
+        carry_count = sh_c[THREADS - 1]
+        n_ranges += cuda.syncthreads_count(head)
+    loss = _block_sum(sh_a, loss, tid)
+    if tid == 0:
+        out_loss[row] = _finish(loss, n_ranges, mean)
+
+
+@cuda.jit
+def _forward_backward_kernel(t, p, lengths, has_lengths, mean, scale, row_scale, has_row_scale,
+                             out_loss, out_grad):
+    row = cuda.blockIdx.x
+    tid = cuda.threadIdx.x
+    sh_i = cuda.shared.array(THREADS, int64)
+    sh_a = cuda.shared.array(THREADS, float64)
+    length = t.shape[1]
+    n = lengths[row] if has_lengths else length
+    if n < 0 or n > length:
+        for i in range(tid, length, THREADS):
+            out_grad[row, i] = math.nan
+        if tid == 0:
+            out_loss[row] = math.nan
+        return
+    for i in range(n + tid, length, THREADS):
+        out_grad[row, i] = 0
+
+    # pass 1: range start of every element, kept in the gradient buffer (exact below 2**24)
+    carry_start = 0
+    n_ranges = 0
+    for base in range(0, n, THREADS):
+        i = base + tid
+        head = _starts_range(t, row, i, n)
+        start = max(_scan_max(sh_i, i if head else -1, tid), carry_start)
+        if i < n:
+            out_grad[row, i] = start
+        carry_start = max(carry_start, sh_i[THREADS - 1])
+        n_ranges += cuda.syncthreads_count(head)
+
+    # pass 2, right to left: the end of i's range is the suffix min over k >= i of
+    # (k + 1 if k + 1 starts a range else n); then loss and gradient
+    s = scale * (row_scale[row] if has_row_scale else 1.0)
+    if mean and n_ranges > 0:
+        s /= n_ranges
+    loss = 0.0
+    carry_end = n
+    for tile in range((n + THREADS - 1) // THREADS - 1, -1, -1):
+        i = tile * THREADS + tid
+        after = i + 1 if _starts_range(t, row, i + 1, n) else n
+        end = min(_suffix_min(sh_i, after, tid), carry_end)
+        carry_end = min(carry_end, sh_i[0])
+        if i < n:
+            w = 1.0 / (end - int64(out_grad[row, i]))
+            d = t[row, i] - p[row, i]
+            loss += abs(float64(d)) * w
+            g = s * w
+            out_grad[row, i] = -g if d > 0 else (g if d < 0 else (0.0 if d == 0 else math.nan))
+        cuda.syncthreads()
+    loss = _block_sum(sh_a, loss, tid)
+    if tid == 0:
+        out_loss[row] = _finish(loss, n_ranges, mean)
+
+
+def _grid(rows):
+    return rows, THREADS
+
+
+class _Launch:
+    """Device views of the arguments (copies for host arrays) and the stream to launch on."""
+
+    def __init__(self, stream):
+        self.stream = cuda.external_stream(stream) if stream else cuda.default_stream()
+        self.copy_back = []
+
+    def view(self, x, out=False):
+        if x is None:
+            return None
+        if isinstance(x, np.ndarray):
+            if x.strides[0] == 0:
+                x = np.ascontiguousarray(x)
+            dev = cuda.to_device(x, stream=self.stream)
+            if out:
+                self.copy_back.append((dev, x))
+            return dev
+        # sync=False: we launch on the caller's stream, so ordering holds without a host wait
+        return cuda.as_cuda_array(x, sync=False)
+
+    def finish(self):
+        for dev, host in self.copy_back:
+            dev.copy_to_host(host, stream=self.stream)
+        if self.copy_back:
+            self.stream.synchronize()
+
+
+def _check_length(y_pred):
+    if y_pred.dtype == np.float32 and y_pred.shape[1] >= 1 << 24:
+        raise ValueError("the CUDA kernels take rows shorter than 2**24 elements in float32")
+
+
+_NO_LENGTHS = {}
+
+
+def _lengths_arg(launch, lengths, like):
+    """The kernels always take an int64 array; without ``lengths`` a cached 1-element one."""
+    if lengths is None:
+        device = cuda.get_current_device().id
+        if device not in _NO_LENGTHS:
+            _NO_LENGTHS[device] = cuda.device_array(1, np.int64)
+        return _NO_LENGTHS[device], False
+    return launch.view(lengths), True
+
+
+def forward(y_true, y_pred, *, lengths, mean_over_ranges: bool, out_loss, stream=None) -> None:
+    """Per-row loss of ``(rows, L)`` device (or host) arrays into ``out_loss``."""
+    _check_length(y_pred)
+    launch = _Launch(stream)
+    n, has_n = _lengths_arg(launch, lengths, y_pred)
+    blocks, threads = _grid(y_pred.shape[0])
+    _forward_kernel[blocks, threads, launch.stream](
+        launch.view(y_true), launch.view(y_pred), n, has_n, mean_over_ranges,
+        launch.view(out_loss, out=True))
+    launch.finish()
+
+
+def forward_backward(y_true, y_pred, *, lengths, mean_over_ranges: bool, grad_scale, out_loss,
+                     out_grad, stream=None) -> None:
+    """Per-row loss into ``out_loss`` and ``grad_scale[b] * d loss[b] / d y_pred[b]`` into ``out_grad``.
+
+    ``grad_scale`` is a Python/NumPy scalar or a ``(rows,)`` array on the same side as the data.
+    """
+    _check_length(y_pred)
+    launch = _Launch(stream)
+    n, has_n = _lengths_arg(launch, lengths, y_pred)
+    if np.ndim(grad_scale) == 0 and not hasattr(grad_scale, "__cuda_array_interface__"):
+        scale, row_scale, has_row_scale = float(grad_scale), n, False
+    else:
+        scale, row_scale, has_row_scale = 1.0, launch.view(grad_scale), True
+    blocks, threads = _grid(y_pred.shape[0])
+    _forward_backward_kernel[blocks, threads, launch.stream](
+        launch.view(y_true), launch.view(y_pred), n, has_n, mean_over_ranges, scale, row_scale,
+        has_row_scale, launch.view(out_loss, out=True), launch.view(out_grad, out=True))
+    launch.finish()
+
+
+def backward(y_true, y_pred, *, lengths, mean_over_ranges: bool, grad_loss, out_grad, stream=None) -> None:
+    """``grad_loss[b] * d loss[b] / d y_pred[b]`` into ``out_grad``."""
+    scratch = np.empty(y_pred.shape[0], y_pred.dtype) if isinstance(y_pred, np.ndarray) else \
+        cuda.device_array(y_pred.shape[0], y_pred.dtype)
+    forward_backward(y_true, y_pred, lengths=lengths, mean_over_ranges=mean_over_ranges,
+                     grad_scale=grad_loss, out_loss=scratch, out_grad=out_grad, stream=stream)
