@@ -52,7 +52,8 @@ def kernel_args(*tensors):
     first = next(t for t in tensors if t is not None)
     if first.device.type == "cpu":
         return [None if t is None else t.detach().numpy() for t in tensors], None
-    return list(tensors), torch.cuda.current_stream(first.device).cuda_stream
+    return ([None if t is None else t.detach() for t in tensors],
+            torch.cuda.current_stream(first.device).cuda_stream)
 
 
 def define_row_loss(qualname: str, impl: Callable, *, primary: int, grad_signs: dict[int, float]):
