@@ -21,6 +21,11 @@ import traceback
 import numpy as np
 import torch
 
+if not hasattr(np, "row_stack"):
+    # numba-cuda 0.30 registers an overload for np.row_stack, which NumPy 2.5 removed; without
+    # this alias no Numba CUDA kernel compiles on such a machine (a third-party pairing bug).
+    np.row_stack = np.vstack
+
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 import fastseg  # noqa: E402
