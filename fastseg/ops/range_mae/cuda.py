@@ -137,7 +137,7 @@ def _forward_kernel(t, p, lengths, has_lengths, mean, out_loss):
             loss += a / c
         carry_sum = sh_a[THREADS - 1]
         carry_count = sh_c[THREADS - 1]
-        n_ranges += cuda.syncthreads_count(head)
+        n_ranges += cuda.syncthreads_count(1 if head else 0)
     loss = _block_sum(sh_a, loss, tid)
     if tid == 0:
         out_loss[row] = _finish(loss, n_ranges, mean)
@@ -171,7 +171,7 @@ def _forward_backward_kernel(t, p, lengths, has_lengths, mean, scale, row_scale,
         if i < n:
             out_grad[row, i] = start
         carry_start = max(carry_start, sh_i[THREADS - 1])
-        n_ranges += cuda.syncthreads_count(head)
+        n_ranges += cuda.syncthreads_count(1 if head else 0)
 
     # pass 2, right to left: the end of i's range is the suffix min over k >= i of
     # (k + 1 if k + 1 starts a range else n); then loss and gradient
