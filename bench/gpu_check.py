@@ -92,6 +92,12 @@ def check(backend):
     ref = reference.row_losses(t, p, need_grad=True)
     host_ok = np.allclose(loss, ref[0].mean(), rtol=1e-12) and np.allclose(grad, ref[1] / 50, rtol=1e-12)
     ok_all &= host_ok
+    if backend == "native":
+        from fastseg.ops.range_mae import native
+        t, p = data(40, 1000, np.float32)
+        src = native.load_module(from_source=True)
+        fb = native.load_module()
+        print(f"native module: {'fatbin' if fb is not src else 'NVRTC'}; NVRTC from source compiled")
     print(f"correctness {backend}: {'OK' if ok_all else 'FAILED'} ({len(RESULTS['correctness'])} cases so far; host-array API {'OK' if host_ok else 'FAILED'})")
     return ok_all
 
