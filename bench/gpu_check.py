@@ -97,7 +97,8 @@ def check(backend):
         t, p = data(40, 1000, np.float32)
         src = native.load_module(from_source=True)
         fb = native.load_module()
-        print(f"native module: {'fatbin' if fb is not src else 'NVRTC'}; NVRTC from source compiled")
+        found = native._find('range_mae.fatbin')
+        print(f"native module: {found or 'NVRTC'}; NVRTC from source also compiled: {src is not None and fb is not None}")
     print(f"correctness {backend}: {'OK' if ok_all else 'FAILED'} ({len(RESULTS['correctness'])} cases so far; host-array API {'OK' if host_ok else 'FAILED'})")
     return ok_all
 
