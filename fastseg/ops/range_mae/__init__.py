@@ -173,12 +173,17 @@ def range_mae_value_and_grad(y_true, y_pred, *, range_reduction: str = "sum",
 
     Examples
     --------
-    Fit a signal with SciPy:
+    Fit a signal with SciPy (``jac=True``: the objective returns the loss and its gradient):
 
+    >>> import numpy as np
     >>> from scipy.optimize import minimize
     >>> y_true = np.repeat([[0.2, 0.9]], 4, axis=1)
-    >>> fun = lambda x: tuple(np.asarray(a, np.float64).ravel() if a.ndim else float(a)
-    ...                       for a in range_mae_value_and_grad(y_true, x.reshape(1, -1)))
+    >>> def objective(x):
+    ...     loss, grad = range_mae_value_and_grad(y_true, x.reshape(y_true.shape))
+    ...     return float(loss), grad.ravel()
+    >>> res = minimize(objective, np.full(8, 0.5), jac=True, method="L-BFGS-B")
+    >>> bool(res.fun < 0.1)
+    True
     """
     check_choice("reduction", reduction, REDUCTIONS)
     p = prepare(y_true, y_pred, lengths)

@@ -1,0 +1,20 @@
+"""The docstring examples of the public API run and print what they say."""
+
+import doctest
+import importlib
+
+import pytest
+
+import fastseg.ops.range_mae as range_mae_op
+
+
+def test_numpy_api_examples():
+    result = doctest.testmod(range_mae_op)
+    assert result.attempted >= 5 and result.failed == 0
+
+
+def test_torch_api_examples():
+    pytest.importorskip("torch")
+    torch_range_mae = importlib.import_module("fastseg.torch.range_mae")  # the module, not the function
+    result = doctest.testmod(torch_range_mae)
+    assert result.attempted >= 4 and result.failed == 0
