@@ -40,21 +40,72 @@ def ne_mask(typingctx, arr, start, value):
     return sig, codegen
 
 
-@intrinsic
-def splat_store(typingctx, arr, start, value):
-    """``arr[start:start + LANES] = value`` as one unaligned vector store.
+def _vector_intrinsic(builder, name, ret, args):
+    """Declare ``llvm.<name>.v<LANES><f32|f64>`` (llvmlite cannot mangle vector types itself)."""
+    from numba.core import cgutils
 
-    ``arr`` must be a contiguous 1-D float array and ``start + LANES <= len(arr)``.
+    elem = args[-1].element
+    suffix = f"v{LANES}{'f64' if elem == ir.DoubleType() else 'f32'}"
+    return cgutils.get_or_insert_function(builder.module, ir.FunctionType(ret, args), f"llvm.{name}.{suffix}")
+
+
+def _vector_load(context, builder, array_type, array_value, start, vec_t):
+    ary = context.make_array(array_type)(context, builder, array_value)
+    ptr = builder.gep(ary.data, [start], inbounds=True)
+    return builder.load(builder.bitcast(ptr, vec_t.as_pointer()), align=array_type.dtype.bitwidth // 8)
+
+
+@intrinsic
+def masked_abs_sum(typingctx, t, p, start, count):
+    """``sum(|t[start+q] - p[start+q]|)`` over lanes ``q < count`` (``count <= LANES``), in float64.
+
+    One vector load of each array, ``fabs``, widening to double, a lane mask, and a
+    reassociating ``llvm.vector.reduce.fadd`` (a fixed tree: deterministic). Both arrays are
+    contiguous 1-D float arrays of one dtype with ``start + LANES`` within bounds.
     """
-    sig = types.void(arr, types.intp, arr.dtype)
+    sig = types.float64(t, p, types.intp, types.intp)
 
     def codegen(context, builder, signature, args):
-        arr_val, start_val, value_val = args
-        ary = context.make_array(signature.args[0])(context, builder, arr_val)
+        t_ty, p_ty = signature.args[0], signature.args[1]
+        t_val, p_val, start_val, count_val = args
+        vec_t = ir.VectorType(context.get_value_type(t_ty.dtype), LANES)
+        dvec_t = ir.VectorType(ir.DoubleType(), LANES)
+        diff = builder.fsub(_vector_load(context, builder, t_ty, t_val, start_val, vec_t),
+                            _vector_load(context, builder, p_ty, p_val, start_val, vec_t))
+        fabs = _vector_intrinsic(builder, "fabs", vec_t, [vec_t])
+        absd = builder.call(fabs, [diff])
+        if vec_t.element != ir.DoubleType():
+            absd = builder.fpext(absd, dvec_t)
+        i64vec = ir.VectorType(ir.IntType(64), LANES)
+        lanes = ir.Constant(i64vec, list(range(LANES)))
+        keep = builder.icmp_unsigned("<", lanes, _splat(builder, i64vec, count_val))
+        masked = builder.select(keep, absd, ir.Constant(dvec_t, [0.0] * LANES))
+        reduce = _vector_intrinsic(builder, "vector.reduce.fadd", ir.DoubleType(), [ir.DoubleType(), dvec_t])
+        return builder.call(reduce, [ir.Constant(ir.DoubleType(), 0.0), masked], fastmath=("reassoc",))
+
+    return sig, codegen
+
+
+@intrinsic
+def store_range_grad(typingctx, t, p, g, start, w):
+    """``g[start+q] = -w * sign(t - p)`` for all ``LANES`` lanes: 0 where ``t == p``, NaN where
+    ``t - p`` is NaN. ``w`` has ``g``'s dtype; all arrays contiguous, ``start + LANES`` in bounds."""
+    sig = types.void(t, p, g, types.intp, g.dtype)
+
+    def codegen(context, builder, signature, args):
+        t_ty, p_ty, g_ty = signature.args[:3]
+        t_val, p_val, g_val, start_val, w_val = args
+        vec_t = ir.VectorType(context.get_value_type(g_ty.dtype), LANES)
+        d = builder.fsub(_vector_load(context, builder, t_ty, t_val, start_val, vec_t),
+                         _vector_load(context, builder, p_ty, p_val, start_val, vec_t))
+        zero = ir.Constant(vec_t, [0.0] * LANES)
+        w_vec = _splat(builder, vec_t, w_val)
+        value = builder.select(builder.fcmp_ordered("==", d, zero), zero, d)
+        value = builder.select(builder.fcmp_ordered("<", d, zero), w_vec, value)
+        value = builder.select(builder.fcmp_ordered(">", d, zero), builder.fneg(w_vec), value)
+        ary = context.make_array(g_ty)(context, builder, g_val)
         ptr = builder.gep(ary.data, [start_val], inbounds=True)
-        vec_t = ir.VectorType(context.get_value_type(signature.args[0].dtype), LANES)
-        builder.store(_splat(builder, vec_t, value_val), builder.bitcast(ptr, vec_t.as_pointer()),
-                      align=signature.args[0].dtype.bitwidth // 8)
+        builder.store(value, builder.bitcast(ptr, vec_t.as_pointer()), align=g_ty.dtype.bitwidth // 8)
         return context.get_dummy_value()
 
     return sig, codegen

@@ -1,9 +1,9 @@
 """Numba CPU kernels for range-wise MAE: one pass per row, forward and fused forward+backward.
 
-Each row is handled by one thread, left to right: the end of the current range is found by a
-block scan (16 equality tests at a time, which vectorise), then one loop over the range adds
-``|t - p|`` (float64 accumulator) and, in the fused kernel, writes the gradient
-``-sign(t - p) / |r|``. Rows are independent, so the serial and the row-parallel drivers give
+Each row is handled by one thread, left to right, 16 elements per step (``fastseg._simd``): a
+movemask compare finds where the current range ends, a masked vector sum adds ``|t - p|`` of the
+elements before it (float64), and the fused kernel then writes the range's gradient
+``-sign(t - p) / |r|`` with 16-lane stores. Rows are independent, so the serial and the row-parallel drivers give
 bitwise identical results.
 
 All functions take 2-D ``(rows, L)`` arrays and write into caller-provided outputs.
@@ -19,62 +19,54 @@ from numba import njit, prange
 from numba.cpython.unsafe.numbers import trailing_zeros
 
 from ..._numba import FASTMATH, cache_enabled, run_rows
-from ..._simd import LANES, ne_mask, splat_store
+from ..._simd import LANES, masked_abs_sum, ne_mask, store_range_grad
 
 _CACHE = cache_enabled(__file__)
 _jit = njit(cache=_CACHE, nogil=True, fastmath=FASTMATH)
 
 
 @_jit
-def _range_end(t, j, n):
-    """First index after the maximal run of values equal to ``t[j]`` (a NaN run has length 1)."""
+def _range_end_and_sum(t, p, j, n, contiguous):
+    """End of the range starting at ``j`` (a NaN target starts a range of one) and its
+    ``sum |t - p|`` in float64, 16 elements per step: a movemask compare finds the end, a
+    masked vector sum adds the elements before it."""
     v = t[j]
+    s = np.float64(abs(v - p[j]))
     k = j + 1
-    if t.strides[0] == t.itemsize:
+    if v != v:
+        return k, s
+    if contiguous:
         while k + LANES <= n:
             differs = ne_mask(t, k, v)
-            if differs:
-                return k + trailing_zeros(differs)
+            if differs:  # a branch, not a select: keeps k off the compare's dependency chain
+                m = np.intp(trailing_zeros(differs))
+                return k + m, s + masked_abs_sum(t, p, k, m)
+            s += masked_abs_sum(t, p, k, LANES)
             k += LANES
     while k < n and t[k] == v:
+        s += abs(t[k] - p[k])
         k += 1
-    return k
+    return k, s
 
 
 @_jit
-def _abs_sum(t, p):
-    s = 0.0
-    for q in range(t.shape[0]):
-        s += np.float64(abs(t[q] - p[q]))
-    return s
-
-
-@_jit
-def _fill(g, j, k, w):
-    """``g[j:k] = w``; whole 16-lane stores while they fit in ``g`` (lanes past ``k`` are
-    overwritten by the next range or the zero fill past the row length)."""
-    contiguous = g.strides[0] == g.itemsize
-    while j < k:
-        if contiguous and j + LANES <= g.shape[0]:
-            splat_store(g, j, w)
+def _write_range_grad(t, p, g, j, k, w, contiguous):
+    """``g[j:k] = -w * sign(t - p)``; whole 16-lane stores while they fit in the row (lanes past
+    ``k`` are overwritten by the next range or by the zero fill past the row length)."""
+    zero = w - w
+    if contiguous:
+        while j < k and j + LANES <= g.shape[0]:
+            store_range_grad(t, p, g, j, w)
             j += LANES
-        else:
-            g[j] = w
-            j += 1
+    for q in range(j, k):
+        d = t[q] - p[q]
+        g[q] = -w if d > 0 else (w if d < 0 else (zero if d == 0 else d))
 
 
 @_jit
-def _weighted_abs_sum_write_grad(t, p, g, n, scale):
-    """Given ``g[i] = 1/|r(i)|``: return ``sum_i g_i |t_i - p_i|`` and overwrite
-    ``g_i = -scale * g_i * sign(t_i - p_i)`` (NaN where the difference is NaN)."""
-    s = 0.0
-    for q in range(n):
-        d = t[q] - p[q]
-        a = abs(d)
-        w = g[q]
-        s += np.float64(w) * np.float64(a)
-        g[q] = math.copysign(w * scale, -d) if a > 0 else d
-    return s
+def _unit_stride(a):
+    """Whether a 1-D row is contiguous (the vector intrinsics need it; strided rows go scalar)."""
+    return a.strides[0] == a.itemsize
 
 
 @_jit
@@ -88,12 +80,13 @@ def _finish(loss, n_ranges, mean):
 def _row_loss(t, p, n, mean):
     if n < 0 or n > t.shape[0]:
         return math.nan
+    contiguous = _unit_stride(t) and _unit_stride(p)
     loss = 0.0
     n_ranges = 0
     j = 0
     while j < n:
-        k = _range_end(t, j, n)
-        loss += _abs_sum(t[j:k], p[j:k]) / (k - j)
+        k, s = _range_end_and_sum(t, p, j, n, contiguous)
+        loss += s / (k - j)
         n_ranges += 1
         j = k
     return _finish(loss, n_ranges, mean)
@@ -107,18 +100,22 @@ def _row_loss_grad(t, p, g, n, mean, scale):
     if n < 0 or n > t.shape[0]:
         g[:] = math.nan
         return math.nan
+    contiguous = _unit_stride(t) and _unit_stride(p) and _unit_stride(g)
+    loss = 0.0
     n_ranges = 0
     j = 0
     while j < n:
-        k = _range_end(t, j, n)
-        _fill(g, j, k, g.dtype.type(1.0 / (k - j)))
+        k, s = _range_end_and_sum(t, p, j, n, contiguous)
+        _write_range_grad(t, p, g, j, k, g.dtype.type(scale / (k - j)), contiguous)
+        loss += s / (k - j)
         n_ranges += 1
         j = k
     for q in range(n, g.shape[0]):
         g[q] = 0
-    if mean and n_ranges > 0:
-        scale = scale / n_ranges
-    loss = _weighted_abs_sum_write_grad(t, p, g, n, g.dtype.type(scale))
+    if mean and n_ranges > 1:
+        inv = g.dtype.type(1.0 / n_ranges)
+        for q in range(n):
+            g[q] *= inv
     return _finish(loss, n_ranges, mean)
 
 
