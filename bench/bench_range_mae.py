@@ -6,6 +6,8 @@ loop (small shape only) and ``np.add`` over the same arrays (the memory roofline
 arrays and writes one, as the fused kernel does).
 """
 
+import os
+
 import numba
 import numpy as np
 import pytest
@@ -111,3 +113,56 @@ def test_parallel_threshold(benchmark, elements, kernel, monkeypatch):
     monkeypatch.setattr(_numba, "PARALLEL_MIN_ELEMENTS", 0 if kernel == "parallel" else 1 << 62)
     fastseg.range_mae_value_and_grad(y_true, y_pred)
     benchmark(fastseg.range_mae_value_and_grad, y_true, y_pred)
+
+
+# --- TensorFlow: the seed's own setting ------------------------------------------------------
+
+def _tf():
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    return pytest.importorskip("tensorflow")
+
+
+def _tf_value_and_grad(tf, loss_rows_fn):
+    """A tf.function computing the mean loss and its gradient w.r.t. y_pred."""
+    @tf.function
+    def step(t, p):
+        with tf.GradientTape() as tape:
+            tape.watch(p)
+            loss = tf.reduce_mean(loss_rows_fn(t, p))
+        return loss, tape.gradient(loss, p)
+    return step
+
+
+@pytest.mark.parametrize("member", ["fastseg", "tf_composite", "seed_ragged_answer"])
+def test_tf_fwd_bwd(benchmark, member):
+    """fwd+bwd at 4096x1024 float32 inside tf.function: fastseg vs the seed's accepted answer
+    (tf.ragged.range + tf.gather per row) vs a TF composite (unsorted_segment_sum)."""
+    tf = _tf()
+    import fastseg.tensorflow as fst
+    from fastseg.baselines import range_mae_tf_ragged
+    from fastseg.tensorflow.range_mae import composite
+
+    rows_fn = {
+        "fastseg": lambda t, p: fst.range_mae(t, p, range_reduction="mean", reduction="none"),
+        "tf_composite": lambda t, p: composite(t, p, mean_over_ranges=True),
+        "seed_ragged_answer": range_mae_tf_ragged,
+    }[member]
+    y_true, y_pred = map(tf.constant, _data((4096, 1024)))
+    benchmark.group = "range_mae tf fwd+bwd 4096x1024"
+    step = _tf_value_and_grad(tf, rows_fn)
+    rounds = 1 if member == "seed_ragged_answer" else 10
+    benchmark.pedantic(step, (y_true, y_pred), rounds=rounds, warmup_rounds=1)
+
+
+@pytest.mark.parametrize("member", ["fastseg", "seed_tf_loop", "seed_ragged_answer_eager"])
+def test_tf_seed_small(benchmark, member):
+    """The seed's two TF approaches, eager as written, at a small shape (fwd, per-row losses)."""
+    tf = _tf()
+    import fastseg.tensorflow as fst
+    from fastseg.baselines import range_mae_tf_loop, range_mae_tf_ragged
+
+    fn = {"fastseg": lambda t, p: fst.range_mae(t, p, reduction="none"),
+          "seed_tf_loop": range_mae_tf_loop, "seed_ragged_answer_eager": range_mae_tf_ragged}[member]
+    y_true, y_pred = map(tf.constant, _data((8, 256)))
+    benchmark.group = "range_mae tf fwd 8x256 (seed's approaches, eager)"
+    benchmark.pedantic(fn, (y_true, y_pred), rounds=1 if member == "seed_tf_loop" else 5, warmup_rounds=1)

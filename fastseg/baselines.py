@@ -56,3 +56,48 @@ def piecewise_constant(rng: np.random.Generator, rows: int, length: int, min_ran
         cuts = np.sort(rng.choice(np.arange(1, length), n - 1, replace=False))
         out[b] = np.repeat(rng.random(n), np.diff(np.concatenate([[0], cuts, [length]])))
     return out
+
+
+def range_mae_tf_loop(y_true, y_pred):
+    """The seed question's "lazy" TensorFlow loop: element by element over TF ops, per row.
+
+    Kept as the question wrote it, bug included: the last range is dropped when it has length 1
+    (``if start != length - 1``). Per-row losses, ``range_reduction="sum"`` otherwise.
+    """
+    import tensorflow as tf
+
+    y_true, y_pred = tf.convert_to_tensor(y_true), tf.convert_to_tensor(y_pred)
+    rows, length = y_pred.shape
+    losses = tf.zeros(rows, dtype=y_pred.dtype)
+    for ii in range(rows):
+        loss = tf.constant(0, dtype=y_pred.dtype)
+        start = 0
+        for jj in range(length - 1):
+            if y_true[ii][jj] != y_true[ii][jj + 1]:
+                loss += tf.reduce_mean(tf.abs(y_true[ii][start:jj + 1] - y_pred[ii][start:jj + 1]))
+                start = jj + 1
+        if start != length - 1:
+            loss += tf.reduce_mean(tf.abs(y_true[ii][start:length] - y_pred[ii][start:length]))
+        losses = tf.tensor_scatter_nd_update(losses, [[ii]], [loss])
+    return losses
+
+
+def range_mae_tf_ragged(y_true, y_pred):
+    """The seed's accepted answer: per row, range bounds by ``tf.where`` of the changes,
+    ``tf.ragged.range`` + ``tf.gather`` for the ranges, mean over ranges
+    (= ``range_reduction="mean"``). Per-row losses; the row loop is a ``tf.range`` loop, so
+    inside ``tf.function`` it becomes a ``tf.while_loop`` as in the answer."""
+    import tensorflow as tf
+
+    y_true, y_pred = tf.convert_to_tensor(y_true), tf.convert_to_tensor(y_pred)
+    rows, length = tf.shape(y_pred)[0], tf.shape(y_pred)[1]
+    losses = tf.zeros([rows], dtype=y_pred.dtype)
+    for ii in tf.range(rows):
+        t, p = y_true[ii], y_pred[ii]
+        ends = tf.concat([tf.where(t[:-1] != t[1:])[:, 0], [tf.cast(length - 1, tf.int64)]], axis=0)
+        starts = tf.concat([[tf.constant(0, tf.int64)], ends[:-1] + 1], axis=0)
+        ranges = tf.ragged.range(starts, ends + 1)
+        per_range = tf.reduce_mean(tf.abs(tf.gather(t, ranges) - tf.gather(p, ranges)), axis=-1)
+        loss = tf.math.divide_no_nan(tf.reduce_sum(per_range), tf.cast(tf.shape(ends)[0], y_pred.dtype))
+        losses = tf.tensor_scatter_nd_update(losses, [[ii]], [loss])
+    return losses
