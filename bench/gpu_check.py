@@ -57,12 +57,13 @@ def data(rows, length, dtype, seed=0, max_ranges=12):
 
 def check(backend):
     ok_all = True
-    cases = [(3, 1), (7, 100), (64, 1000), (5, 5000), (33, 129), (1000, 64), (4, 70000)]
-    for rows, length in cases:
+    cases = [(3, 1), (7, 100), (64, 1000), (5, 5000), (33, 129), (1000, 64), (4, 70000),
+             (17, 1001), (9, 300, 300), (1, 4099, 2000)]
+    for rows, length, *ranges in cases:
         for dtype in (np.float32, np.float64):
             for rr in ("sum", "mean"):
                 for use_lengths in (False, True):
-                    t, p = data(rows, length, dtype)
+                    t, p = data(rows, length, dtype, max_ranges=ranges[0] if ranges else 12)
                     if rows > 2 and length > 3:
                         p[1, length // 2] = np.nan
                     lengths = np.random.default_rng(1).integers(0, length + 1, rows) if use_lengths else None
@@ -169,6 +170,32 @@ def bench(backends, shapes=((4096, 1024), (65536, 1024))):
         torch.cuda.empty_cache()
 
 
+def profile_torch_op(backend, shape=(4096, 1024), reps=30):
+    """Where the time of fastseg.torch.range_mae + backward goes, host side (cProfile)."""
+    import cProfile
+    import pstats
+
+    t_np, p_np = data(*shape, np.float32)
+    t, p = torch.tensor(t_np, device="cuda"), torch.tensor(p_np, device="cuda")
+
+    def step():
+        q = p.detach().requires_grad_(True)
+        ft.range_mae(t, q, backend=backend).backward()
+
+    step()
+    torch.cuda.synchronize()
+    prof = cProfile.Profile()
+    start = time.perf_counter()
+    prof.enable()
+    for _ in range(reps):
+        step()
+    torch.cuda.synchronize()
+    prof.disable()
+    print(f"\nhost profile of fastseg.torch ({backend}) + backward, {shape[0]}x{shape[1]}: "
+          f"{(time.perf_counter() - start) / reps * 1e6:.0f}us per step")
+    pstats.Stats(prof).sort_stats("tottime").print_stats(12)
+
+
 def main():
     start = time.time()
     if not torch.cuda.is_available():
@@ -185,6 +212,8 @@ def main():
             backends.remove(backend)
             ok = False
     bench(backends)
+    for backend in backends:
+        profile_torch_op(backend)
     RESULTS["ok"] = bool(ok)
     RESULTS["seconds"] = time.time() - start
     if os.environ.get("OUT"):

@@ -1,7 +1,8 @@
-// range_mae CUDA kernels: one warp per row, 32-element tiles, scans by warp shuffles.
+// range_mae CUDA kernels: one warp per row, tiles of 32 lanes x 4 consecutive elements (16-byte
+// loads where aligned), a scan inside each lane, then one warp-shuffle scan of lane aggregates.
 //
-// forward: a segmented scan of (sum |t - p|, count) restarting at range starts; lanes where a
-//   range ends add sum / count; the open range is carried to the next tile.
+// forward: a segmented reduction of (sum |t - p|, count) restarting at range starts; complete
+//   ranges add sum / count; the open range is carried across lanes and tiles.
 // fused:   pass 1 (left to right) stores each element's range start in the gradient buffer
 //   (prefix max); pass 2 (right to left) gets each element's range end (suffix min), adds
 //   |t - p| / |r| and overwrites the buffer with the gradient. Exact for L < 2^24 in float32.
@@ -11,10 +12,15 @@
 namespace fastseg {
 
 constexpr unsigned kFull = 0xffffffffu;
+constexpr int kVec = 4;              // consecutive elements per lane
+constexpr int kTile = 32 * kVec;     // elements per warp step
 
-__device__ __forceinline__ long long row_length(const long long* lengths, int has_lengths,
-                                                long long row, long long L) {
-  return has_lengths ? lengths[row] : L;
+// The row's valid length as an int (L < 2^31 is checked by the loader), or -1 when the given
+// length lies outside [0, L] (the row then gets a NaN loss).
+__device__ __forceinline__ int row_length(const long long* lengths, int has_lengths,
+                                          long long row, long long L) {
+  long long n = has_lengths ? lengths[row] : L;
+  return (n < 0 || n > L) ? -1 : static_cast<int>(n);
 }
 
 __device__ __forceinline__ double warp_sum(double x) {
@@ -22,47 +28,125 @@ __device__ __forceinline__ double warp_sum(double x) {
   return x;
 }
 
+// v[k] = a[i0 + k] for i0 + k < n, else fill; one or two 16-byte loads when aligned and full.
 template <class T>
-__device__ void forward_row(const T* t, const T* p, long long n, long long L, bool mean,
-                            T* out_loss, int lane) {
+__device__ __forceinline__ void load_vec(const T* a, int i0, int n, T (&v)[kVec], T fill) {
+  const T* src = a + i0;
+  if (i0 + kVec <= n && (reinterpret_cast<unsigned long long>(src) & 15) == 0) {
+    const int4* s4 = reinterpret_cast<const int4*>(src);
+    int4* d4 = reinterpret_cast<int4*>(v);
+#pragma unroll
+    for (int q = 0; q < int(kVec * sizeof(T) / 16); ++q) d4[q] = s4[q];
+  } else {
+#pragma unroll
+    for (int k = 0; k < kVec; ++k) v[k] = i0 + k < n ? src[k] : fill;
+  }
+}
+
+template <class T>
+__device__ __forceinline__ void store_vec(T* a, int i0, int n, const T (&v)[kVec]) {
+  T* dst = a + i0;
+  if (i0 + kVec <= n && (reinterpret_cast<unsigned long long>(dst) & 15) == 0) {
+    const int4* s4 = reinterpret_cast<const int4*>(v);
+    int4* d4 = reinterpret_cast<int4*>(dst);
+#pragma unroll
+    for (int q = 0; q < int(kVec * sizeof(T) / 16); ++q) d4[q] = s4[q];
+  } else {
+#pragma unroll
+    for (int k = 0; k < kVec; ++k)
+      if (i0 + k < n) dst[k] = v[k];
+  }
+}
+
+// Heads (range starts) among a lane's elements i0..i0+kVec-1; `before` is t[i0 - 1].
+template <class T>
+__device__ __forceinline__ void heads_of(const T (&tv)[kVec], T before, int i0, int n,
+                                         bool (&head)[kVec]) {
+#pragma unroll
+  for (int k = 0; k < kVec; ++k)
+    head[k] = i0 + k < n && (i0 + k == 0 || tv[k] != (k ? tv[k - 1] : before));
+}
+
+template <class T>
+__device__ void forward_row(const T* t, const T* p, int n, long long L, bool mean, T* out_loss,
+                            int lane) {
   if (n < 0 || n > L) {
     if (lane == 0) *out_loss = T(quiet_nan());
     return;
   }
-  double loss = 0.0, carry_sum = 0.0;
-  long long carry_count = 0, n_ranges = 0;
-  for (long long base = 0; base < n; base += 32) {
-    long long i = base + lane;
-    bool valid = i < n;
-    bool head = starts_range(t, i, n);
-    double a = valid ? abs_value(static_cast<double>(t[i]) - static_cast<double>(p[i])) : 0.0;
-    long long c = valid ? 1 : 0;
-    if (lane == 0 && !head) {
-      a += carry_sum;
-      c += carry_count;
-    }
-    int f = (head || lane == 0) ? 1 : 0;
-    for (int off = 1; off < 32; off <<= 1) {
-      double oa = __shfl_up_sync(kFull, a, off);
-      long long oc = __shfl_up_sync(kFull, c, off);
-      int of = __shfl_up_sync(kFull, f, off);
-      if (lane >= off && !f) {
-        a += oa;
-        c += oc;
-        f = of;
+  // Segmented reduction: each lane reduces its elements into (sum, count) of the range open at
+  // its start (closed by its first head), complete inner ranges, and the range open at its end;
+  // a segmented warp scan carries open ranges across lanes and tiles.
+  double loss = 0.0, carry_a = 0.0;
+  int carry_c = 0, n_ranges = 0;
+  for (int base = 0; base < n; base += kTile) {
+    int i0 = base + lane * kVec;
+    __align__(16) T tv[kVec];
+    __align__(16) T pv[kVec];
+    load_vec(t, i0, n, tv, T(0));
+    load_vec(p, i0, n, pv, T(0));
+    T before = (i0 > 0 && i0 <= n) ? t[i0 - 1] : tv[0];
+    bool head[kVec];
+    heads_of(tv, before, i0, n, head);
+    double lead_a = 0.0, a = 0.0;
+    int lead_c = 0, c = 0, heads = 0;
+#pragma unroll
+    for (int k = 0; k < kVec; ++k) {
+      if (head[k]) {
+        if (heads == 0) {
+          lead_a = a;
+          lead_c = c;
+        } else if (c > 0) {
+          loss += a / c;  // an inner range, complete within the lane
+        }
+        a = 0.0;
+        c = 0;
+        ++heads;
+      }
+      if (i0 + k < n) {
+        a += abs_value(static_cast<double>(tv[k]) - static_cast<double>(pv[k]));
+        ++c;
       }
     }
-    if (valid && (i == n - 1 || starts_range(t, i + 1, n))) loss += a / static_cast<double>(c);
-    carry_sum = __shfl_sync(kFull, a, 31);
-    carry_count = __shfl_sync(kFull, c, 31);
-    n_ranges += __popc(__ballot_sync(kFull, head));
+    if (heads == 0) {  // the whole lane continues the open range
+      lead_a = a;
+      lead_c = c;
+    }
+    // lane aggregate: the range open at the lane's end, and whether it started in this lane
+    double agg_a = a;
+    int agg_c = c, agg_f = heads > 0;
+    if (lane == 0 && !agg_f) {
+      agg_a += carry_a;
+      agg_c += carry_c;
+    }
+    for (int off = 1; off < 32; off <<= 1) {
+      double oa = __shfl_up_sync(kFull, agg_a, off);
+      int oc = __shfl_up_sync(kFull, agg_c, off);
+      int of = __shfl_up_sync(kFull, agg_f, off);
+      if (lane >= off && !agg_f) {
+        agg_a += oa;
+        agg_c += oc;
+        agg_f = of;
+      }
+    }
+    double in_a = __shfl_up_sync(kFull, agg_a, 1);
+    int in_c = __shfl_up_sync(kFull, agg_c, 1);
+    if (lane == 0) {
+      in_a = carry_a;
+      in_c = carry_c;
+    }
+    if (heads > 0 && in_c + lead_c > 0) loss += (in_a + lead_a) / (in_c + lead_c);
+    carry_a = __shfl_sync(kFull, agg_a, 31);
+    carry_c = __shfl_sync(kFull, agg_c, 31);
+    n_ranges += __reduce_add_sync(kFull, heads);
   }
+  if (lane == 0 && carry_c > 0) loss += carry_a / carry_c;  // the range open at the row's end
   loss = warp_sum(loss);
   if (lane == 0) *out_loss = T(finish_loss(loss, n_ranges, mean));
 }
 
 template <class T>
-__device__ void fused_row(const T* t, const T* p, T* g, long long n, long long L, bool mean,
+__device__ void fused_row(const T* t, const T* p, T* g, int n, long long L, bool mean,
                           double scale, T* out_loss, int lane) {
   if (n < 0 || n > L) {
     for (long long i = lane; i < L; i += 32) g[i] = T(quiet_nan());
@@ -70,39 +154,83 @@ __device__ void fused_row(const T* t, const T* p, T* g, long long n, long long L
     return;
   }
   for (long long i = n + lane; i < L; i += 32) g[i] = T(0);
-  long long carry_start = 0, n_ranges = 0;
-  for (long long base = 0; base < n; base += 32) {
-    long long i = base + lane;
-    bool head = starts_range(t, i, n);
-    long long s = head ? i : -1;
-    for (int off = 1; off < 32; off <<= 1) {
-      long long o = __shfl_up_sync(kFull, s, off);
-      if (lane >= off && o > s) s = o;
+
+  // pass 1, left to right: the start of each element's range (prefix max), kept in g
+  int carry_start = 0, n_ranges = 0;
+  for (int base = 0; base < n; base += kTile) {
+    int i0 = base + lane * kVec;
+    __align__(16) T tv[kVec];
+    load_vec(t, i0, n, tv, T(0));
+    T before = (i0 > 0 && i0 <= n) ? t[i0 - 1] : tv[0];
+    bool head[kVec];
+    heads_of(tv, before, i0, n, head);
+    int start[kVec], last = -1, heads = 0;
+#pragma unroll
+    for (int k = 0; k < kVec; ++k) {
+      if (head[k]) {
+        last = i0 + k;
+        ++heads;
+      }
+      start[k] = last;
     }
-    if (carry_start > s) s = carry_start;
-    if (i < n) g[i] = T(s);
-    carry_start = __shfl_sync(kFull, s, 31);
-    n_ranges += __popc(__ballot_sync(kFull, head));
+    int incl = last;
+    for (int off = 1; off < 32; off <<= 1) {
+      int o = __shfl_up_sync(kFull, incl, off);
+      if (lane >= off && o > incl) incl = o;
+    }
+    int excl = __shfl_up_sync(kFull, incl, 1);
+    if (lane == 0 || excl < carry_start) excl = carry_start;
+    __align__(16) T sv[kVec];
+#pragma unroll
+    for (int k = 0; k < kVec; ++k) sv[k] = T(start[k] > excl ? start[k] : excl);
+    store_vec(g, i0, n, sv);
+    int tile_max = __shfl_sync(kFull, incl, 31);
+    if (tile_max > carry_start) carry_start = tile_max;
+    n_ranges += __reduce_add_sync(kFull, heads);
   }
   if (mean && n_ranges > 0) scale /= static_cast<double>(n_ranges);
+
+  // pass 2, right to left: the end of each element's range (suffix min of "next element
+  // starts a range"), then the loss and the gradient, overwriting g
   double loss = 0.0;
-  long long carry_end = n;
-  for (long long tile = (n + 31) / 32 - 1; tile >= 0; --tile) {
-    long long i = tile * 32 + lane;
-    long long e = starts_range(t, i + 1, n) ? i + 1 : n;
+  int carry_end = n;
+  for (int base = ((n + kTile - 1) / kTile - 1) * kTile; base >= 0; base -= kTile) {
+    int i0 = base + lane * kVec;
+    __align__(16) T tv[kVec];
+    __align__(16) T pv[kVec];
+    __align__(16) T gv[kVec];
+    load_vec(t, i0, n, tv, T(0));
+    load_vec(p, i0, n, pv, T(0));
+    load_vec(g, i0, n, gv, T(0));
+    T after = i0 + kVec < n ? t[i0 + kVec] : tv[kVec - 1];
+    int end[kVec], first = n;
+#pragma unroll
+    for (int k = kVec - 1; k >= 0; --k) {
+      int next = i0 + k + 1;
+      if (next < n && (k + 1 < kVec ? tv[k + 1] : after) != tv[k]) first = next;
+      end[k] = first;
+    }
+    int incl = first;
     for (int off = 1; off < 32; off <<= 1) {
-      long long o = __shfl_down_sync(kFull, e, off);
-      if (lane + off < 32 && o < e) e = o;
+      int o = __shfl_down_sync(kFull, incl, off);
+      if (lane + off < 32 && o < incl) incl = o;
     }
-    long long tile_min = __shfl_sync(kFull, e, 0);
-    if (carry_end < e) e = carry_end;
+    int excl = __shfl_down_sync(kFull, incl, 1);
+    if (lane == 31) excl = n;
+    if (carry_end < excl) excl = carry_end;
+#pragma unroll
+    for (int k = 0; k < kVec; ++k) {
+      if (i0 + k < n) {
+        int e = end[k] < excl ? end[k] : excl;
+        double w = 1.0 / static_cast<double>(e - static_cast<int>(gv[k]));
+        T d = tv[k] - pv[k];
+        loss += abs_value(static_cast<double>(d)) * w;
+        gv[k] = grad_value(d, T(scale * w));
+      }
+    }
+    store_vec(g, i0, n, gv);
+    int tile_min = __shfl_sync(kFull, incl, 0);
     if (tile_min < carry_end) carry_end = tile_min;
-    if (i < n) {
-      double w = 1.0 / static_cast<double>(e - static_cast<long long>(g[i]));
-      T d = t[i] - p[i];
-      loss += abs_value(static_cast<double>(d)) * w;
-      g[i] = grad_value(d, T(scale * w));
-    }
   }
   loss = warp_sum(loss);
   if (lane == 0) *out_loss = T(finish_loss(loss, n_ranges, mean));
@@ -117,8 +245,8 @@ __device__ void fused_row(const T* t, const T* p, T* g, long long n, long long L
     long long row = (static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x) / 32;      \
     if (row >= rows) return;                                                                   \
     fastseg::forward_row<T>(t + row * L, p + row * L,                                          \
-                            fastseg::row_length(lengths, has_lengths, row, L), L, mean != 0,   \
-                            out_loss + row, threadIdx.x & 31);                                 \
+                            fastseg::row_length(lengths, has_lengths, row, L), L,         \
+                            mean != 0, out_loss + row, threadIdx.x & 31);                      \
   }                                                                                            \
   extern "C" __global__ void range_mae_fused_##SUFFIX(                                         \
       const T* t, const T* p, const long long* lengths, int has_lengths, int mean,             \
@@ -127,7 +255,7 @@ __device__ void fused_row(const T* t, const T* p, T* g, long long n, long long L
     long long row = (static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x) / 32;      \
     if (row >= rows) return;                                                                   \
     fastseg::fused_row<T>(t + row * L, p + row * L, out_grad + row * L,                        \
-                          fastseg::row_length(lengths, has_lengths, row, L), L, mean != 0,     \
+                          fastseg::row_length(lengths, has_lengths, row, L), L, mean != 0, \
                           scale * (has_row_scale ? row_scale[row] : 1.0), out_loss + row,      \
                           threadIdx.x & 31);                                                   \
   }

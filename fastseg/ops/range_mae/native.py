@@ -75,8 +75,9 @@ def _dummy(device: int, dtype: str) -> cupy.ndarray:
 
 def _launch(name, y_pred, args, stream):
     rows, length = y_pred.shape
-    if y_pred.dtype == np.float32 and length >= 1 << 24:
-        raise ValueError("the CUDA kernels take rows shorter than 2**24 elements in float32")
+    if length >= (1 << 24 if y_pred.dtype == np.float32 else 1 << 31):
+        raise ValueError("the native CUDA kernels take rows shorter than 2**24 elements in "
+                         "float32 and 2**31 in float64")
     kernel = load_module().get_function(f"{OP}_{name}_{_SUFFIX[y_pred.dtype]}")
     blocks = (rows * 32 + THREADS - 1) // THREADS
     kernel((blocks,), (THREADS,), (*args, np.int64(rows), np.int64(length)), stream=stream)
