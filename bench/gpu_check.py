@@ -170,6 +170,43 @@ def bench(backends, shapes=((4096, 1024), (65536, 1024))):
         torch.cuda.empty_cache()
 
 
+def overhead_breakdown(backend, shape=(4096, 1024), reps=50):
+    """Host wall time per call, layer by layer: kernel call, custom-op impl, the registered op,
+    the full autograd step (synchronised once at the end, so launches queue up)."""
+    import importlib
+    from fastseg.torch.range_mae import _rows_impl
+
+    kernels = importlib.import_module(f"fastseg.ops.range_mae.{backend}")
+    t_np, p_np = data(*shape, np.float32)
+    t, p = torch.tensor(t_np, device="cuda"), torch.tensor(p_np, device="cuda")
+    loss, grad = torch.empty(shape[0], device="cuda"), torch.empty_like(p)
+    stream = torch.cuda.current_stream().cuda_stream
+
+    def step():
+        q = p.detach().requires_grad_(True)
+        ft.range_mae(t, q, backend=backend).backward()
+
+    layers = [
+        ("kernel call", lambda: kernels.forward_backward(t, p, lengths=None, mean_over_ranges=False,
+                                                         grad_scale=1.0, out_loss=loss, out_grad=grad,
+                                                         stream=stream)),
+        ("custom-op impl", lambda: _rows_impl(t, p, None, False, backend, True)),
+        ("registered op", lambda: torch.ops.fastseg.range_mae_rows(t, p, None, False, backend, True)),
+        ("range_mae + backward", step),
+    ]
+    print(f"\nhost time per call, {backend}, {shape[0]}x{shape[1]}:")
+    for name, fn in layers:
+        fn()
+        torch.cuda.synchronize()
+        start = time.perf_counter()
+        for _ in range(reps):
+            fn()
+        torch.cuda.synchronize()
+        us = (time.perf_counter() - start) / reps * 1e6
+        RESULTS.setdefault("overhead", []).append(dict(backend=backend, layer=name, us=us))
+        print(f"  {name:<24} {us:8.1f}us")
+
+
 def profile_torch_op(backend, shape=(4096, 1024), reps=30):
     """Where the time of fastseg.torch.range_mae + backward goes, host side (cProfile)."""
     import cProfile
@@ -213,7 +250,8 @@ def main():
             ok = False
     bench(backends)
     for backend in backends:
-        profile_torch_op(backend)
+        overhead_breakdown(backend)
+    profile_torch_op("native")
     RESULTS["ok"] = bool(ok)
     RESULTS["seconds"] = time.time() - start
     if os.environ.get("OUT"):

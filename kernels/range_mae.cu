@@ -236,6 +236,99 @@ __device__ void fused_row(const T* t, const T* p, T* g, int n, long long L, bool
   if (lane == 0) *out_loss = T(finish_loss(loss, n_ranges, mean));
 }
 
+// fused_row for rows of at most TILES * kTile elements, the whole row held in registers:
+// t and p are read once and g written once (the streaming version above re-reads t and g).
+template <class T, int TILES>
+__device__ void fused_row_in_registers(const T* t, const T* p, T* g, int n, long long L,
+                                       bool mean, double scale, T* out_loss, int lane) {
+  if (n < 0 || n > L) {
+    for (long long i = lane; i < L; i += 32) g[i] = T(quiet_nan());
+    if (lane == 0) *out_loss = T(quiet_nan());
+    return;
+  }
+  __align__(16) T tv[TILES][kVec];
+  __align__(16) T pv[TILES][kVec];
+  int start[TILES][kVec];
+#pragma unroll
+  for (int tile = 0; tile < TILES; ++tile) {
+    load_vec(t, tile * kTile + lane * kVec, n, tv[tile], T(0));
+    load_vec(p, tile * kTile + lane * kVec, n, pv[tile], T(0));
+  }
+  for (long long i = n + lane; i < L; i += 32) g[i] = T(0);
+
+  int carry_start = 0, n_ranges = 0;
+#pragma unroll
+  for (int tile = 0; tile < TILES; ++tile) {
+    int i0 = tile * kTile + lane * kVec;
+    T before = (i0 > 0 && i0 <= n) ? t[i0 - 1] : tv[tile][0];
+    bool head[kVec];
+    heads_of(tv[tile], before, i0, n, head);
+    int last = -1, heads = 0;
+#pragma unroll
+    for (int k = 0; k < kVec; ++k) {
+      if (head[k]) {
+        last = i0 + k;
+        ++heads;
+      }
+      start[tile][k] = last;
+    }
+    int incl = last;
+    for (int off = 1; off < 32; off <<= 1) {
+      int o = __shfl_up_sync(kFull, incl, off);
+      if (lane >= off && o > incl) incl = o;
+    }
+    int excl = __shfl_up_sync(kFull, incl, 1);
+    if (lane == 0 || excl < carry_start) excl = carry_start;
+#pragma unroll
+    for (int k = 0; k < kVec; ++k)
+      if (start[tile][k] < excl) start[tile][k] = excl;
+    int tile_max = __shfl_sync(kFull, incl, 31);
+    if (tile_max > carry_start) carry_start = tile_max;
+    n_ranges += __reduce_add_sync(kFull, heads);
+  }
+  if (mean && n_ranges > 0) scale /= static_cast<double>(n_ranges);
+
+  double loss = 0.0;
+  int carry_end = n;
+#pragma unroll
+  for (int tile = TILES - 1; tile >= 0; --tile) {
+    int i0 = tile * kTile + lane * kVec;
+    T after = i0 + kVec < n ? t[i0 + kVec] : tv[tile][kVec - 1];
+    int end[kVec], first = n;
+#pragma unroll
+    for (int k = kVec - 1; k >= 0; --k) {
+      int next = i0 + k + 1;
+      if (next < n && (k + 1 < kVec ? tv[tile][k + 1] : after) != tv[tile][k]) first = next;
+      end[k] = first;
+    }
+    int incl = first;
+    for (int off = 1; off < 32; off <<= 1) {
+      int o = __shfl_down_sync(kFull, incl, off);
+      if (lane + off < 32 && o < incl) incl = o;
+    }
+    int excl = __shfl_down_sync(kFull, incl, 1);
+    if (lane == 31) excl = n;
+    if (carry_end < excl) excl = carry_end;
+    __align__(16) T gv[kVec];
+#pragma unroll
+    for (int k = 0; k < kVec; ++k) {
+      gv[k] = T(0);
+      if (i0 + k < n) {
+        int e = end[k] < excl ? end[k] : excl;
+        double w = 1.0 / static_cast<double>(e - start[tile][k]);
+        T d = tv[tile][k] - pv[tile][k];
+        loss += abs_value(static_cast<double>(d)) * w;
+        gv[k] = grad_value(d, T(scale * w));
+      }
+    }
+    store_vec(g, i0, n, gv);
+    int tile_min = __shfl_sync(kFull, incl, 0);
+    if (tile_min < carry_end) carry_end = tile_min;
+  }
+  loss = warp_sum(loss);
+  if (lane == 0) *out_loss = T(finish_loss(loss, n_ranges, mean));
+}
+
 }  // namespace fastseg
 
 #define FASTSEG_RANGE_MAE_KERNELS(T, SUFFIX)                                                   \
@@ -260,5 +353,26 @@ __device__ void fused_row(const T* t, const T* p, T* g, int n, long long L, bool
                           threadIdx.x & 31);                                                   \
   }
 
+#define FASTSEG_RANGE_MAE_REGISTER_KERNEL(T, SUFFIX, TILES)                                      \
+  extern "C" __global__ void range_mae_fused_##SUFFIX##_r##TILES(                               \
+      const T* t, const T* p, const long long* lengths, int has_lengths, int mean,             \
+      double scale, const double* row_scale, int has_row_scale, T* out_loss, T* out_grad,      \
+      long long rows, long long L) {                                                           \
+    long long row = (static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x) / 32;      \
+    if (row >= rows) return;                                                                   \
+    fastseg::fused_row_in_registers<T, TILES>(                                                 \
+        t + row * L, p + row * L, out_grad + row * L,                                          \
+        fastseg::row_length(lengths, has_lengths, row, L), L, mean != 0,                       \
+        scale * (has_row_scale ? row_scale[row] : 1.0), out_loss + row, threadIdx.x & 31);     \
+  }
+
 FASTSEG_RANGE_MAE_KERNELS(float, f32)
 FASTSEG_RANGE_MAE_KERNELS(double, f64)
+// Rows of up to 128, 256, 512 and 1024 elements held in registers (1024 in float32 only).
+FASTSEG_RANGE_MAE_REGISTER_KERNEL(float, f32, 1)
+FASTSEG_RANGE_MAE_REGISTER_KERNEL(float, f32, 2)
+FASTSEG_RANGE_MAE_REGISTER_KERNEL(float, f32, 4)
+FASTSEG_RANGE_MAE_REGISTER_KERNEL(float, f32, 8)
+FASTSEG_RANGE_MAE_REGISTER_KERNEL(double, f64, 1)
+FASTSEG_RANGE_MAE_REGISTER_KERNEL(double, f64, 2)
+FASTSEG_RANGE_MAE_REGISTER_KERNEL(double, f64, 4)

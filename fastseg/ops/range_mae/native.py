@@ -17,7 +17,7 @@ import cupy
 import numpy as np
 
 OP = "range_mae"
-THREADS = 256  # 8 warps, one row each
+THREADS = 128  # 4 warps, one row each (the register-resident kernels use up to 143 registers)
 _SUFFIX = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}
 
 
@@ -73,12 +73,28 @@ def _dummy(device: int, dtype: str) -> cupy.ndarray:
         return cupy.zeros(1, dtype)
 
 
+_TILE = 128  # elements per warp step (32 lanes x 4)
+_REGISTER_TILES = {np.dtype(np.float32): (1, 2, 4, 8), np.dtype(np.float64): (1, 2, 4)}
+
+
+def kernel_name(name: str, dtype, length: int) -> str:
+    """The fused kernel keeps rows of up to 1024 (float32) or 512 (float64) elements in
+    registers (one read of t and p); longer rows stream through memory twice."""
+    base = f"{OP}_{name}_{_SUFFIX[np.dtype(dtype)]}"
+    if name == "fused":
+        tiles = -(-length // _TILE)
+        fits = [r for r in _REGISTER_TILES[np.dtype(dtype)] if r >= tiles]
+        if fits:
+            return f"{base}_r{fits[0]}"
+    return base
+
+
 def _launch(name, y_pred, args, stream):
     rows, length = y_pred.shape
     if length >= (1 << 24 if y_pred.dtype == np.float32 else 1 << 31):
         raise ValueError("the native CUDA kernels take rows shorter than 2**24 elements in "
                          "float32 and 2**31 in float64")
-    kernel = load_module().get_function(f"{OP}_{name}_{_SUFFIX[y_pred.dtype]}")
+    kernel = load_module().get_function(kernel_name(name, y_pred.dtype, length))
     blocks = (rows * 32 + THREADS - 1) // THREADS
     kernel((blocks,), (THREADS,), (*args, np.int64(rows), np.int64(length)), stream=stream)
 
