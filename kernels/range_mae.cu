@@ -236,33 +236,29 @@ __device__ void fused_row(const T* t, const T* p, T* g, int n, long long L, bool
   if (lane == 0) *out_loss = T(finish_loss(loss, n_ranges, mean));
 }
 
-// fused_row for rows of at most TILES * kTile elements, the whole row held in registers:
-// t and p are read once and g written once (the streaming version above re-reads t and g).
+// fused_row for rows of at most TILES * kTile elements, with each element's range start held in
+// registers instead of in g: g is written once, never read back, and the second pass re-reads
+// t and p from L1 (a row is at most 4 KiB per array).
 template <class T, int TILES>
-__device__ void fused_row_in_registers(const T* t, const T* p, T* g, int n, long long L,
+__device__ void fused_row_starts_in_registers(const T* t, const T* p, T* g, int n, long long L,
                                        bool mean, double scale, T* out_loss, int lane) {
   if (n < 0 || n > L) {
     for (long long i = lane; i < L; i += 32) g[i] = T(quiet_nan());
     if (lane == 0) *out_loss = T(quiet_nan());
     return;
   }
-  __align__(16) T tv[TILES][kVec];
-  __align__(16) T pv[TILES][kVec];
   int start[TILES][kVec];
-#pragma unroll
-  for (int tile = 0; tile < TILES; ++tile) {
-    load_vec(t, tile * kTile + lane * kVec, n, tv[tile], T(0));
-    load_vec(p, tile * kTile + lane * kVec, n, pv[tile], T(0));
-  }
   for (long long i = n + lane; i < L; i += 32) g[i] = T(0);
 
   int carry_start = 0, n_ranges = 0;
 #pragma unroll
   for (int tile = 0; tile < TILES; ++tile) {
     int i0 = tile * kTile + lane * kVec;
-    T before = (i0 > 0 && i0 <= n) ? t[i0 - 1] : tv[tile][0];
+    __align__(16) T tv[kVec];
+    load_vec(t, i0, n, tv, T(0));
+    T before = (i0 > 0 && i0 <= n) ? t[i0 - 1] : tv[0];
     bool head[kVec];
-    heads_of(tv[tile], before, i0, n, head);
+    heads_of(tv, before, i0, n, head);
     int last = -1, heads = 0;
 #pragma unroll
     for (int k = 0; k < kVec; ++k) {
@@ -293,12 +289,16 @@ __device__ void fused_row_in_registers(const T* t, const T* p, T* g, int n, long
 #pragma unroll
   for (int tile = TILES - 1; tile >= 0; --tile) {
     int i0 = tile * kTile + lane * kVec;
-    T after = i0 + kVec < n ? t[i0 + kVec] : tv[tile][kVec - 1];
+    __align__(16) T tv[kVec];
+    __align__(16) T pv[kVec];
+    load_vec(t, i0, n, tv, T(0));
+    load_vec(p, i0, n, pv, T(0));
+    T after = i0 + kVec < n ? t[i0 + kVec] : tv[kVec - 1];
     int end[kVec], first = n;
 #pragma unroll
     for (int k = kVec - 1; k >= 0; --k) {
       int next = i0 + k + 1;
-      if (next < n && (k + 1 < kVec ? tv[tile][k + 1] : after) != tv[tile][k]) first = next;
+      if (next < n && (k + 1 < kVec ? tv[k + 1] : after) != tv[k]) first = next;
       end[k] = first;
     }
     int incl = first;
@@ -316,7 +316,7 @@ __device__ void fused_row_in_registers(const T* t, const T* p, T* g, int n, long
       if (i0 + k < n) {
         int e = end[k] < excl ? end[k] : excl;
         double w = 1.0 / static_cast<double>(e - start[tile][k]);
-        T d = tv[tile][k] - pv[tile][k];
+        T d = tv[k] - pv[k];
         loss += abs_value(static_cast<double>(d)) * w;
         gv[k] = grad_value(d, T(scale * w));
       }
@@ -360,7 +360,7 @@ __device__ void fused_row_in_registers(const T* t, const T* p, T* g, int n, long
       long long rows, long long L) {                                                           \
     long long row = (static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x) / 32;      \
     if (row >= rows) return;                                                                   \
-    fastseg::fused_row_in_registers<T, TILES>(                                                 \
+    fastseg::fused_row_starts_in_registers<T, TILES>(                                                 \
         t + row * L, p + row * L, out_grad + row * L,                                          \
         fastseg::row_length(lengths, has_lengths, row, L), L, mean != 0,                       \
         scale * (has_row_scale ? row_scale[row] : 1.0), out_loss + row, threadIdx.x & 31);     \
@@ -368,7 +368,7 @@ __device__ void fused_row_in_registers(const T* t, const T* p, T* g, int n, long
 
 FASTSEG_RANGE_MAE_KERNELS(float, f32)
 FASTSEG_RANGE_MAE_KERNELS(double, f64)
-// Rows of up to 128, 256, 512 and 1024 elements held in registers (1024 in float32 only).
+// Range starts of rows of up to 128, 256, 512, 1024 elements held in registers.
 FASTSEG_RANGE_MAE_REGISTER_KERNEL(float, f32, 1)
 FASTSEG_RANGE_MAE_REGISTER_KERNEL(float, f32, 2)
 FASTSEG_RANGE_MAE_REGISTER_KERNEL(float, f32, 4)
@@ -376,3 +376,4 @@ FASTSEG_RANGE_MAE_REGISTER_KERNEL(float, f32, 8)
 FASTSEG_RANGE_MAE_REGISTER_KERNEL(double, f64, 1)
 FASTSEG_RANGE_MAE_REGISTER_KERNEL(double, f64, 2)
 FASTSEG_RANGE_MAE_REGISTER_KERNEL(double, f64, 4)
+FASTSEG_RANGE_MAE_REGISTER_KERNEL(double, f64, 8)
