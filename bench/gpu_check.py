@@ -87,18 +87,6 @@ def check(backend):
                                                        lengths=use_lengths, ok=bool(ok)))
                     if not ok:
                         print(f"MISMATCH {backend} {rows}x{length} {np.dtype(dtype).name} {rr} lengths={use_lengths}")
-    if backend == "native":  # the streaming fused kernel (rows past 1024 use it) on short rows too
-        from fastseg.ops.range_mae import native
-        for rows, length in [(7, 100), (64, 1000), (17, 1001)]:
-            t, p = data(rows, length, np.float64)
-            out_l, out_g = np.empty(rows), np.empty((rows, length))
-            native.forward_backward(t, p, lengths=None, mean_over_ranges=False, grad_scale=1.0,
-                                    out_loss=out_l, out_grad=out_g, streaming=True)
-            ref_l, ref_g = reference.row_losses(t, p, need_grad=True)
-            ok = np.allclose(out_l, ref_l, rtol=1e-12) and np.allclose(out_g, ref_g, rtol=1e-12)
-            ok_all &= ok
-            if not ok:
-                print(f"MISMATCH native streaming {rows}x{length}")
     # NumPy API with host arrays and backend= (copies to the device and back)
     t, p = data(50, 300, np.float64)
     loss, grad = fastseg.range_mae_value_and_grad(t, p, backend=backend)
@@ -156,11 +144,6 @@ def bench(backends, shapes=((4096, 1024), (65536, 1024))):
             rows_out.append((f"fastseg {backend} fused kernel", "fwd+bwd", timed(lambda: kernels.forward_backward(
                 t, p, lengths=None, mean_over_ranges=False, grad_scale=1.0, out_loss=loss_rows,
                 out_grad=grad, stream=stream)), 12 * n))
-
-            if backend == "native":
-                rows_out.append(("fastseg native fused kernel, streaming", "fwd+bwd", timed(lambda: kernels.forward_backward(
-                    t, p, lengths=None, mean_over_ranges=False, grad_scale=1.0, out_loss=loss_rows,
-                    out_grad=grad, stream=stream, streaming=True)), 12 * n))
 
             def torch_op():
                 q = p.detach().requires_grad_(True)

@@ -3,9 +3,10 @@
 //
 // forward: a segmented reduction of (sum |t - p|, count) restarting at range starts; complete
 //   ranges add sum / count; the open range is carried across lanes and tiles.
-// fused:   pass 1 (left to right) stores each element's range start in the gradient buffer
-//   (prefix max); pass 2 (right to left) gets each element's range end (suffix min), adds
-//   |t - p| / |r| and overwrites the buffer with the gradient. Exact for L < 2^24 in float32.
+// fused:   pass 1 (left to right, t only) finds the range start entering each tile and the
+//   number of ranges with two warp reductions per tile; pass 2 (right to left) rebuilds each
+//   element's range start (prefix max) and end (suffix min), adds |t - p| / |r| and writes the
+//   gradient. Tile carries are parked in g (exact for L < 2^24 in float32).
 // Deterministic: fixed shuffle trees, no atomics. Loaded by fastseg/ops/range_mae/native.py.
 #include "range_mae_row.cuh"
 
@@ -145,6 +146,17 @@ __device__ void forward_row(const T* t, const T* p, int n, long long L, bool mea
   if (lane == 0) *out_loss = T(finish_loss(loss, n_ranges, mean));
 }
 
+// Prefix max over the warp of per-lane values, seeded with `carry` (the value entering lane 0):
+// returns, for each lane, the max over earlier lanes and the carry (exclusive scan).
+__device__ __forceinline__ int exclusive_max(int v, int carry, int lane) {
+  for (int off = 1; off < 32; off <<= 1) {
+    int o = __shfl_up_sync(kFull, v, off);
+    if (lane >= off && o > v) v = o;
+  }
+  int excl = __shfl_up_sync(kFull, v, 1);
+  return (lane == 0 || excl < carry) ? carry : excl;
+}
+
 template <class T>
 __device__ void fused_row(const T* t, const T* p, T* g, int n, long long L, bool mean,
                           double scale, T* out_loss, int lane) {
@@ -155,105 +167,12 @@ __device__ void fused_row(const T* t, const T* p, T* g, int n, long long L, bool
   }
   for (long long i = n + lane; i < L; i += 32) g[i] = T(0);
 
-  // pass 1, left to right: the start of each element's range (prefix max), kept in g
+  // pass 1, left to right, reading t only: the start of the range open at each tile's first
+  // element (parked in g at that element until pass 2 reads it) and the number of ranges
   int carry_start = 0, n_ranges = 0;
   for (int base = 0; base < n; base += kTile) {
+    if (lane == 0) g[base] = T(carry_start);
     int i0 = base + lane * kVec;
-    __align__(16) T tv[kVec];
-    load_vec(t, i0, n, tv, T(0));
-    T before = (i0 > 0 && i0 <= n) ? t[i0 - 1] : tv[0];
-    bool head[kVec];
-    heads_of(tv, before, i0, n, head);
-    int start[kVec], last = -1, heads = 0;
-#pragma unroll
-    for (int k = 0; k < kVec; ++k) {
-      if (head[k]) {
-        last = i0 + k;
-        ++heads;
-      }
-      start[k] = last;
-    }
-    int incl = last;
-    for (int off = 1; off < 32; off <<= 1) {
-      int o = __shfl_up_sync(kFull, incl, off);
-      if (lane >= off && o > incl) incl = o;
-    }
-    int excl = __shfl_up_sync(kFull, incl, 1);
-    if (lane == 0 || excl < carry_start) excl = carry_start;
-    __align__(16) T sv[kVec];
-#pragma unroll
-    for (int k = 0; k < kVec; ++k) sv[k] = T(start[k] > excl ? start[k] : excl);
-    store_vec(g, i0, n, sv);
-    int tile_max = __shfl_sync(kFull, incl, 31);
-    if (tile_max > carry_start) carry_start = tile_max;
-    n_ranges += __reduce_add_sync(kFull, heads);
-  }
-  if (mean && n_ranges > 0) scale /= static_cast<double>(n_ranges);
-
-  // pass 2, right to left: the end of each element's range (suffix min of "next element
-  // starts a range"), then the loss and the gradient, overwriting g
-  double loss = 0.0;
-  int carry_end = n;
-  for (int base = ((n + kTile - 1) / kTile - 1) * kTile; base >= 0; base -= kTile) {
-    int i0 = base + lane * kVec;
-    __align__(16) T tv[kVec];
-    __align__(16) T pv[kVec];
-    __align__(16) T gv[kVec];
-    load_vec(t, i0, n, tv, T(0));
-    load_vec(p, i0, n, pv, T(0));
-    load_vec(g, i0, n, gv, T(0));
-    T after = i0 + kVec < n ? t[i0 + kVec] : tv[kVec - 1];
-    int end[kVec], first = n;
-#pragma unroll
-    for (int k = kVec - 1; k >= 0; --k) {
-      int next = i0 + k + 1;
-      if (next < n && (k + 1 < kVec ? tv[k + 1] : after) != tv[k]) first = next;
-      end[k] = first;
-    }
-    int incl = first;
-    for (int off = 1; off < 32; off <<= 1) {
-      int o = __shfl_down_sync(kFull, incl, off);
-      if (lane + off < 32 && o < incl) incl = o;
-    }
-    int excl = __shfl_down_sync(kFull, incl, 1);
-    if (lane == 31) excl = n;
-    if (carry_end < excl) excl = carry_end;
-#pragma unroll
-    for (int k = 0; k < kVec; ++k) {
-      if (i0 + k < n) {
-        int e = end[k] < excl ? end[k] : excl;
-        double w = 1.0 / static_cast<double>(e - static_cast<int>(gv[k]));
-        T d = tv[k] - pv[k];
-        loss += abs_value(static_cast<double>(d)) * w;
-        gv[k] = grad_value(d, T(scale * w));
-      }
-    }
-    store_vec(g, i0, n, gv);
-    int tile_min = __shfl_sync(kFull, incl, 0);
-    if (tile_min < carry_end) carry_end = tile_min;
-  }
-  loss = warp_sum(loss);
-  if (lane == 0) *out_loss = T(finish_loss(loss, n_ranges, mean));
-}
-
-// fused_row for rows of at most TILES * kTile elements, with each element's range start held in
-// registers instead of in g: g is written once, never read back, and the second pass re-reads
-// t and p from L1 (a row is at most 4 KiB per array).
-template <class T, int TILES>
-__device__ void fused_row_starts_in_registers(const T* t, const T* p, T* g, int n, long long L,
-                                       bool mean, double scale, T* out_loss, int lane) {
-  if (n < 0 || n > L) {
-    for (long long i = lane; i < L; i += 32) g[i] = T(quiet_nan());
-    if (lane == 0) *out_loss = T(quiet_nan());
-    return;
-  }
-  int start[TILES][kVec];
-  for (long long i = n + lane; i < L; i += 32) g[i] = T(0);
-
-  int carry_start = 0, n_ranges = 0;
-#pragma unroll
-  for (int tile = 0; tile < TILES; ++tile) {
-    int i0 = tile * kTile + lane * kVec;
     __align__(16) T tv[kVec];
     load_vec(t, i0, n, tv, T(0));
     T before = (i0 > 0 && i0 <= n) ? t[i0 - 1] : tv[0];
@@ -266,34 +185,36 @@ __device__ void fused_row_starts_in_registers(const T* t, const T* p, T* g, int 
         last = i0 + k;
         ++heads;
       }
-      start[tile][k] = last;
     }
-    int incl = last;
-    for (int off = 1; off < 32; off <<= 1) {
-      int o = __shfl_up_sync(kFull, incl, off);
-      if (lane >= off && o > incl) incl = o;
-    }
-    int excl = __shfl_up_sync(kFull, incl, 1);
-    if (lane == 0 || excl < carry_start) excl = carry_start;
-#pragma unroll
-    for (int k = 0; k < kVec; ++k)
-      if (start[tile][k] < excl) start[tile][k] = excl;
-    int tile_max = __shfl_sync(kFull, incl, 31);
-    if (tile_max > carry_start) carry_start = tile_max;
+    int tile_last = __reduce_max_sync(kFull, last);
+    if (tile_last > carry_start) carry_start = tile_last;
     n_ranges += __reduce_add_sync(kFull, heads);
   }
+  __syncwarp();
   if (mean && n_ranges > 0) scale /= static_cast<double>(n_ranges);
 
+  // pass 2, right to left: each element's range start (prefix max from the tile's carry) and
+  // end (suffix min of "the next element starts a range"), then the loss and the gradient
   double loss = 0.0;
   int carry_end = n;
-#pragma unroll
-  for (int tile = TILES - 1; tile >= 0; --tile) {
-    int i0 = tile * kTile + lane * kVec;
+  for (int base = ((n + kTile - 1) / kTile - 1) * kTile; base >= 0; base -= kTile) {
+    int tile_carry = static_cast<int>(g[base]);
+    int i0 = base + lane * kVec;
     __align__(16) T tv[kVec];
     __align__(16) T pv[kVec];
     load_vec(t, i0, n, tv, T(0));
     load_vec(p, i0, n, pv, T(0));
+    T before = (i0 > 0 && i0 <= n) ? t[i0 - 1] : tv[0];
     T after = i0 + kVec < n ? t[i0 + kVec] : tv[kVec - 1];
+    bool head[kVec];
+    heads_of(tv, before, i0, n, head);
+    int start[kVec], last = -1;
+#pragma unroll
+    for (int k = 0; k < kVec; ++k) {
+      if (head[k]) last = i0 + k;
+      start[k] = last;
+    }
+    int entering = exclusive_max(last, tile_carry, lane);
     int end[kVec], first = n;
 #pragma unroll
     for (int k = kVec - 1; k >= 0; --k) {
@@ -306,16 +227,17 @@ __device__ void fused_row_starts_in_registers(const T* t, const T* p, T* g, int 
       int o = __shfl_down_sync(kFull, incl, off);
       if (lane + off < 32 && o < incl) incl = o;
     }
-    int excl = __shfl_down_sync(kFull, incl, 1);
-    if (lane == 31) excl = n;
-    if (carry_end < excl) excl = carry_end;
+    int leaving = __shfl_down_sync(kFull, incl, 1);
+    if (lane == 31 || carry_end < leaving) leaving = carry_end;
+    __syncwarp();  // every lane has read g[base] before it is overwritten below
     __align__(16) T gv[kVec];
 #pragma unroll
     for (int k = 0; k < kVec; ++k) {
       gv[k] = T(0);
       if (i0 + k < n) {
-        int e = end[k] < excl ? end[k] : excl;
-        double w = 1.0 / static_cast<double>(e - start[tile][k]);
+        int s0 = start[k] > entering ? start[k] : entering;
+        int e = end[k] < leaving ? end[k] : leaving;
+        double w = 1.0 / static_cast<double>(e - s0);
         T d = tv[k] - pv[k];
         loss += abs_value(static_cast<double>(d)) * w;
         gv[k] = grad_value(d, T(scale * w));
@@ -353,27 +275,5 @@ __device__ void fused_row_starts_in_registers(const T* t, const T* p, T* g, int 
                           threadIdx.x & 31);                                                   \
   }
 
-#define FASTSEG_RANGE_MAE_REGISTER_KERNEL(T, SUFFIX, TILES)                                      \
-  extern "C" __global__ void range_mae_fused_##SUFFIX##_r##TILES(                               \
-      const T* t, const T* p, const long long* lengths, int has_lengths, int mean,             \
-      double scale, const double* row_scale, int has_row_scale, T* out_loss, T* out_grad,      \
-      long long rows, long long L) {                                                           \
-    long long row = (static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x) / 32;      \
-    if (row >= rows) return;                                                                   \
-    fastseg::fused_row_starts_in_registers<T, TILES>(                                                 \
-        t + row * L, p + row * L, out_grad + row * L,                                          \
-        fastseg::row_length(lengths, has_lengths, row, L), L, mean != 0,                       \
-        scale * (has_row_scale ? row_scale[row] : 1.0), out_loss + row, threadIdx.x & 31);     \
-  }
-
 FASTSEG_RANGE_MAE_KERNELS(float, f32)
 FASTSEG_RANGE_MAE_KERNELS(double, f64)
-// Range starts of rows of up to 128, 256, 512, 1024 elements held in registers.
-FASTSEG_RANGE_MAE_REGISTER_KERNEL(float, f32, 1)
-FASTSEG_RANGE_MAE_REGISTER_KERNEL(float, f32, 2)
-FASTSEG_RANGE_MAE_REGISTER_KERNEL(float, f32, 4)
-FASTSEG_RANGE_MAE_REGISTER_KERNEL(float, f32, 8)
-FASTSEG_RANGE_MAE_REGISTER_KERNEL(double, f64, 1)
-FASTSEG_RANGE_MAE_REGISTER_KERNEL(double, f64, 2)
-FASTSEG_RANGE_MAE_REGISTER_KERNEL(double, f64, 4)
-FASTSEG_RANGE_MAE_REGISTER_KERNEL(double, f64, 8)

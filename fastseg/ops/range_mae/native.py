@@ -17,7 +17,7 @@ import cupy
 import numpy as np
 
 OP = "range_mae"
-THREADS = 128  # 4 warps, one row each (the register-resident kernels use up to 143 registers)
+THREADS = 128  # 4 warps, one row each
 _SUFFIX = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}
 
 
@@ -73,28 +73,12 @@ def _dummy(device: int, dtype: str) -> cupy.ndarray:
         return cupy.zeros(1, dtype)
 
 
-_TILE = 128  # elements per warp step (32 lanes x 4)
-_REGISTER_TILES = (1, 2, 4, 8)
-
-
-def kernel_name(name: str, dtype, length: int, streaming: bool = False) -> str:
-    """The fused kernel keeps the range starts of rows of up to 1024 elements in registers
-    (``g`` written once); longer rows keep them in ``g`` between the two passes."""
-    base = f"{OP}_{name}_{_SUFFIX[np.dtype(dtype)]}"
-    if name == "fused" and not streaming:
-        tiles = -(-length // _TILE)
-        fits = [r for r in _REGISTER_TILES if r >= tiles]
-        if fits:
-            return f"{base}_r{fits[0]}"
-    return base
-
-
-def _launch(name, y_pred, args, stream, streaming=False):
+def _launch(name, y_pred, args, stream):
     rows, length = y_pred.shape
     if length >= (1 << 24 if y_pred.dtype == np.float32 else 1 << 31):
         raise ValueError("the native CUDA kernels take rows shorter than 2**24 elements in "
                          "float32 and 2**31 in float64")
-    kernel = load_module().get_function(kernel_name(name, y_pred.dtype, length, streaming))
+    kernel = load_module().get_function(f"{OP}_{name}_{_SUFFIX[y_pred.dtype]}")
     blocks = (rows * 32 + THREADS - 1) // THREADS
     kernel((blocks,), (THREADS,), (*args, np.int64(rows), np.int64(length)), stream=stream)
 
@@ -144,10 +128,8 @@ def forward(y_true, y_pred, *, lengths, mean_over_ranges: bool, out_loss, stream
 
 
 def forward_backward(y_true, y_pred, *, lengths, mean_over_ranges: bool, grad_scale, out_loss,
-                     out_grad, stream=None, streaming: bool = False) -> None:
-    """Per-row loss and ``grad_scale[b] * d loss[b] / d y_pred[b]`` (see ``cpu.forward_backward``).
-
-    ``streaming=True`` forces the kernel that keeps range starts in ``g`` (for benchmarks)."""
+                     out_grad, stream=None) -> None:
+    """Per-row loss and ``grad_scale[b] * d loss[b] / d y_pred[b]`` (see ``cpu.forward_backward``)."""
     with _Call(stream) as call:
         t, p = call.inp(y_true), call.inp(y_pred)
         n, has_n = call.lengths(lengths)
@@ -156,8 +138,7 @@ def forward_backward(y_true, y_pred, *, lengths, mean_over_ranges: bool, grad_sc
         else:
             scale, row_scale, has_rs = 1.0, call.inp(grad_scale).astype(np.float64, copy=False), 1
         _launch("fused", p, (t, p, n, has_n, np.int32(mean_over_ranges), np.float64(scale), row_scale,
-                             np.int32(has_rs), call.out(out_loss), call.out(out_grad)), call.stream,
-                streaming)
+                             np.int32(has_rs), call.out(out_loss), call.out(out_grad)), call.stream)
 
 
 def backward(y_true, y_pred, *, lengths, mean_over_ranges: bool, grad_loss, out_grad, stream=None) -> None:
