@@ -94,11 +94,10 @@ def check(backend):
     host_ok = np.allclose(loss, ref[0].mean(), rtol=1e-12) and np.allclose(grad, ref[1] / 50, rtol=1e-12)
     ok_all &= host_ok
     if backend == "native":
-        from fastseg.ops.range_mae import native
-        t, p = data(40, 1000, np.float32)
-        src = native.load_module(from_source=True)
-        fb = native.load_module()
-        found = native._find('range_mae.fatbin')
+        from fastseg import _native
+        src = _native.load_module("range_mae", from_source=True)
+        fb = _native.load_module("range_mae")
+        found = _native.find("range_mae.fatbin")
         print(f"native module: {found or 'NVRTC'}; NVRTC from source also compiled: {src is not None and fb is not None}")
     print(f"correctness {backend}: {'OK' if ok_all else 'FAILED'} ({len(RESULTS['correctness'])} cases so far; host-array API {'OK' if host_ok else 'FAILED'})")
     return ok_all

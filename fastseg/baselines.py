@@ -101,3 +101,44 @@ def range_mae_tf_ragged(y_true, y_pred):
         loss = tf.math.divide_no_nan(tf.reduce_sum(per_range), tf.cast(tf.shape(ends)[0], y_pred.dtype))
         losses = tf.tensor_scatter_nd_update(losses, [[ii]], [loss])
     return losses
+
+
+def svm_loss_vectorized_numpy(W, X, y, reg, delta=1.0):
+    """CS231n's fully vectorised ``svm_loss_vectorized`` as students write it: scores, margins,
+    a mask, and ``dW`` from the mask (several full-size temporaries)."""
+    n = X.shape[0]
+    scores = X @ W
+    correct = scores[np.arange(n), y][:, None]
+    margins = np.maximum(0, scores - correct + delta)
+    margins[np.arange(n), y] = 0
+    loss = margins.sum() / n + reg * np.sum(W * W)
+    mask = (margins > 0).astype(X.dtype)
+    mask[np.arange(n), y] = -mask.sum(axis=1)
+    return loss, X.T @ mask / n + 2 * reg * W
+
+
+def hinge_vectorized_numpy(scores, y, delta=1.0):
+    """The hinge part of ``svm_loss_vectorized`` on given scores: mean loss and ``dScores``."""
+    n = scores.shape[0]
+    correct = scores[np.arange(n), y][:, None]
+    margins = np.maximum(0, scores - correct + delta)
+    margins[np.arange(n), y] = 0
+    mask = (margins > 0).astype(scores.dtype)
+    mask[np.arange(n), y] = -mask.sum(axis=1)
+    return margins.sum() / n, mask / n
+
+
+def hinge_naive_loop(scores, y, delta=1.0):
+    """The seed's double loop over samples and classes (``j == y[i]`` skipped), on given scores."""
+    loss = 0.0
+    grad = np.zeros_like(scores)
+    for i in range(scores.shape[0]):
+        for j in range(scores.shape[1]):
+            if j == y[i]:
+                continue
+            margin = scores[i, j] - scores[i, y[i]] + delta
+            if margin > 0:
+                loss += margin
+                grad[i, j] += 1
+                grad[i, y[i]] -= 1
+    return loss / scores.shape[0], grad / scores.shape[0]

@@ -69,6 +69,15 @@ def test_simulator_multi_tile_rows_match_reference(numba_cuda_backend, mean):
     np.testing.assert_allclose(grad, ref_grad * scale[:, None], rtol=1e-12)
 
 
+def test_simulator_without_lengths(numba_cuda_backend):
+    y_true, y_pred = piecewise_rows(np.random.default_rng(14), 2, 150, max_ranges=6)
+    loss, loss2, grad = _run(numba_cuda_backend, y_true, y_pred, None, True)
+    ref_loss, ref_grad = reference.row_losses(y_true, y_pred, need_grad=True, range_reduction="mean")
+    np.testing.assert_allclose(loss, ref_loss, rtol=1e-12)
+    np.testing.assert_allclose(loss2, ref_loss, rtol=1e-12)
+    np.testing.assert_allclose(grad, ref_grad, rtol=1e-12)
+
+
 def test_simulator_float32_and_bad_lengths(numba_cuda_backend):
     rng = np.random.default_rng(12)
     y_true, y_pred = piecewise_rows(rng, 2, 140, max_ranges=9, dtype=np.float32)

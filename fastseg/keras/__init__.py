@@ -11,9 +11,22 @@ from __future__ import annotations
 import keras
 
 from .._dispatch import check_choice
+from ..ops import multiclass_hinge as _hinge_op
 from ..ops import range_mae as _range_mae_op
 
-__all__ = ["RangeMAE"]
+__all__ = ["RangeMAE", "MulticlassHinge"]
+
+
+def _adapter(name: str):
+    """The op ``name`` of the framework Keras runs on."""
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        from .. import tensorflow as frontend
+    elif backend == "torch":
+        from .. import torch as frontend
+    else:
+        raise NotImplementedError(f"fastseg.keras supports the tensorflow and torch backends, not {backend!r}")
+    return getattr(frontend, name)
 
 
 @keras.saving.register_keras_serializable(package="fastseg")
@@ -38,15 +51,38 @@ class RangeMAE(keras.losses.Loss):
         self.range_reduction = range_reduction
 
     def call(self, y_true, y_pred):
-        backend = keras.backend.backend()
-        if backend == "tensorflow":
-            from ..tensorflow import range_mae
-        elif backend == "torch":
-            from ..torch import range_mae
-        else:
-            raise NotImplementedError(f"fastseg.keras supports the tensorflow and torch backends, "
-                                      f"not {backend!r}")
-        return range_mae(y_true, y_pred, range_reduction=self.range_reduction, reduction="none")
+        return _adapter("range_mae")(y_true, y_pred, range_reduction=self.range_reduction, reduction="none")
 
     def get_config(self) -> dict:
         return {**super().get_config(), "range_reduction": self.range_reduction}
+
+
+@keras.saving.register_keras_serializable(package="fastseg")
+class MulticlassHinge(keras.losses.Loss):
+    """Multiclass (Weston-Watkins) hinge loss on class scores with integer labels.
+
+    ``y_true``: class indices, shape ``(batch,)`` or ``(batch, 1)`` (Keras may hand them over as
+    floats; they are cast back). ``y_pred``: scores, shape ``(batch, C)`` (no softmax).
+
+    Examples
+    --------
+    >>> import keras, fastseg.keras
+    >>> model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(10)])
+    >>> model.compile(optimizer="sgd", loss=fastseg.keras.MulticlassHinge(margin=1.0))
+    """
+
+    def __init__(self, margin: float = 1.0, p: int = 1, divide_by_classes: bool = False,
+                 reduction: str = "sum_over_batch_size", name: str = "multiclass_hinge", dtype=None):
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
+        if p not in (1, 2):
+            raise ValueError(f"p must be 1 or 2; got {p!r}")
+        self.margin, self.p, self.divide_by_classes = margin, p, divide_by_classes
+
+    def call(self, y_true, y_pred):
+        labels = keras.ops.cast(keras.ops.reshape(y_true, (-1,)), "int64")
+        return _adapter("multiclass_hinge")(y_pred, labels, margin=self.margin, p=self.p,
+                                            divide_by_classes=self.divide_by_classes, reduction="none")
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "margin": self.margin, "p": self.p,
+                "divide_by_classes": self.divide_by_classes}

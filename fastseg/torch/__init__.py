@@ -1,6 +1,7 @@
 """PyTorch adapters: autograd-aware ops registered with ``torch.library`` (eager,
 ``torch.compile(fullgraph=True)``, DDP) and ``nn.Module`` losses."""
 
+from .multiclass_hinge import MulticlassHingeLoss, multiclass_hinge
 from .range_mae import RangeMAELoss, range_mae
 
-__all__ = ["range_mae", "RangeMAELoss"]
+__all__ = ["range_mae", "RangeMAELoss", "multiclass_hinge", "MulticlassHingeLoss"]

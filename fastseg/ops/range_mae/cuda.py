@@ -23,6 +23,8 @@ import math
 import numpy as np
 from numba import cuda, float64, int32, int64
 
+from ..._numba_cuda import Launch, device_constant
+
 THREADS = 128
 
 
@@ -201,55 +203,22 @@ def _grid(rows):
     return rows, THREADS
 
 
-class _Launch:
-    """Device views of the arguments (copies for host arrays) and the stream to launch on."""
-
-    def __init__(self, stream):
-        self.stream = cuda.external_stream(stream) if stream else cuda.default_stream()
-        self.copy_back = []
-
-    def view(self, x, out=False):
-        if x is None:
-            return None
-        if isinstance(x, np.ndarray):
-            if x.strides[0] == 0:
-                x = np.ascontiguousarray(x)
-            dev = cuda.to_device(x, stream=self.stream)
-            if out:
-                self.copy_back.append((dev, x))
-            return dev
-        # sync=False: we launch on the caller's stream, so ordering holds without a host wait
-        return cuda.as_cuda_array(x, sync=False)
-
-    def finish(self):
-        for dev, host in self.copy_back:
-            dev.copy_to_host(host, stream=self.stream)
-        if self.copy_back:
-            self.stream.synchronize()
-
-
 def _check_length(y_pred):
     if y_pred.dtype == np.float32 and y_pred.shape[1] >= 1 << 24:
         raise ValueError("the CUDA kernels take rows shorter than 2**24 elements in float32")
 
 
-_NO_LENGTHS = {}
-
-
 def _lengths_arg(launch, lengths, like):
     """The kernels always take an int64 array; without ``lengths`` a cached 1-element one."""
     if lengths is None:
-        device = cuda.get_current_device().id
-        if device not in _NO_LENGTHS:
-            _NO_LENGTHS[device] = cuda.device_array(1, np.int64)
-        return _NO_LENGTHS[device], False
+        return device_constant("no lengths", np.zeros(1, np.int64)), False
     return launch.view(lengths), True
 
 
 def forward(y_true, y_pred, *, lengths, mean_over_ranges: bool, out_loss, stream=None) -> None:
     """Per-row loss of ``(rows, L)`` device (or host) arrays into ``out_loss``."""
     _check_length(y_pred)
-    launch = _Launch(stream)
+    launch = Launch(stream)
     n, has_n = _lengths_arg(launch, lengths, y_pred)
     blocks, threads = _grid(y_pred.shape[0])
     _forward_kernel[blocks, threads, launch.stream](
@@ -265,7 +234,7 @@ def forward_backward(y_true, y_pred, *, lengths, mean_over_ranges: bool, grad_sc
     ``grad_scale`` is a Python/NumPy scalar or a ``(rows,)`` array on the same side as the data.
     """
     _check_length(y_pred)
-    launch = _Launch(stream)
+    launch = Launch(stream)
     n, has_n = _lengths_arg(launch, lengths, y_pred)
     if np.ndim(grad_scale) == 0 and not hasattr(grad_scale, "__cuda_array_interface__"):
         scale, row_scale, has_row_scale = float(grad_scale), n, False

@@ -1,0 +1,46 @@
+"""Numba CUDA plumbing shared by every op's ``cuda`` backend: zero-copy device views of the
+caller's buffers and launching on the caller's stream."""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import cuda
+
+
+class Launch:
+    """Device views of the arguments (copies for host arrays) and the stream to launch on."""
+
+    def __init__(self, stream):
+        self.stream = cuda.external_stream(stream) if stream else cuda.default_stream()
+        self.copy_back = []
+
+    def view(self, x, out=False):
+        if x is None:
+            return None
+        if isinstance(x, np.ndarray):
+            if x.strides[0] == 0:
+                x = np.ascontiguousarray(x)
+            dev = cuda.to_device(x, stream=self.stream)
+            if out:
+                self.copy_back.append((dev, x))
+            return dev
+        # sync=False: we launch on the caller's stream, so ordering holds without a host wait
+        return cuda.as_cuda_array(x, sync=False)
+
+    def finish(self):
+        for dev, host in self.copy_back:
+            dev.copy_to_host(host, stream=self.stream)
+        if self.copy_back:
+            self.stream.synchronize()
+
+
+_CONSTANTS: dict = {}
+
+
+def device_constant(name: str, host: np.ndarray):
+    """A small read-only device array, uploaded once per device (e.g. the 'no lengths' stand-in)."""
+    device = getattr(cuda.get_current_device(), "id", 0)  # the simulator's device has no id
+    key = (device, name)
+    if key not in _CONSTANTS:
+        _CONSTANTS[key] = cuda.to_device(host)
+    return _CONSTANTS[key]

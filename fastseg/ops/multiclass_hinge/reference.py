@@ -1,0 +1,50 @@
+"""NumPy reference for the Weston-Watkins multiclass hinge loss (CS231n's ``svm_loss_naive``):
+the specification every backend is tested against."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def row_losses(scores, labels, *, margin=1.0, p=1, weight=None, divide_by_classes=False,
+               need_grad=False):
+    """Per-row hinge loss of ``scores (N, C)`` with integer ``labels (N,)`` and, if asked, its gradient.
+
+    ``loss_i = w[y_i] * sum_{j != y_i} max(0, s_ij - s_iy + margin)^p`` (divided by ``C`` when
+    ``divide_by_classes``, which is ``torch.nn.functional.multi_margin_loss``).
+    ``d loss_i / d s_ij = w[y_i] * p * m_ij^(p-1) * [m_ij > 0]`` for ``j != y_i``, and
+    ``d loss_i / d s_iy = -sum_j`` of those. Labels must lie in ``[0, C)``.
+    """
+    scores = np.asarray(scores)
+    n, c = scores.shape
+    rows = np.arange(n)
+    correct = scores[rows, labels][:, None]
+    m = scores - correct + margin
+    m[rows, labels] = 0.0
+    positive = m > 0
+    hinge = np.where(positive, m, 0.0)
+    w = np.ones(n, scores.dtype) if weight is None else np.asarray(weight, scores.dtype)[labels]
+    scale = w / c if divide_by_classes else w
+    loss = (hinge ** p).sum(axis=1) * scale
+    if not need_grad:
+        return loss.astype(scores.dtype), None
+    grad = (p * hinge ** (p - 1) * positive) * scale[:, None]
+    grad[rows, labels] = 0.0
+    grad[rows, labels] = -grad.sum(axis=1)
+    return loss.astype(scores.dtype), grad.astype(scores.dtype)
+
+
+
+def forward(scores, labels, *, weight, margin, p, divide_by_classes, out_loss) -> None:
+    """Backend interface (see ``cpu.forward``) over :func:`row_losses`."""
+    out_loss[...] = row_losses(scores, labels, margin=margin, p=p, weight=weight,
+                               divide_by_classes=divide_by_classes)[0]
+
+
+def forward_backward(scores, labels, *, weight, margin, p, divide_by_classes, grad_scale,
+                     out_loss, out_grad) -> None:
+    """Backend interface (see ``cpu.forward_backward``) over :func:`row_losses`."""
+    loss, grad = row_losses(scores, labels, margin=margin, p=p, weight=weight,
+                            divide_by_classes=divide_by_classes, need_grad=True)
+    out_loss[...] = loss
+    out_grad[...] = grad * np.reshape(np.asarray(grad_scale, grad.dtype), (-1, 1))

@@ -1,0 +1,20 @@
+"""The examples run and reach what they claim."""
+
+import importlib.util
+import os
+
+import pytest
+
+EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples")
+
+
+def _load(name):
+    spec = importlib.util.spec_from_file_location(name, os.path.join(EXAMPLES, f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_linear_svm_digits_learns():
+    pytest.importorskip("sklearn")
+    assert _load("linear_svm_digits").main(maxiter=100) > 0.9
