@@ -103,6 +103,75 @@ def check(backend):
     return ok_all
 
 
+def check_hinge(backend):
+    """multiclass_hinge on CUDA tensors vs the reference and torch's multi_margin_loss; a bad
+    label gives a NaN row (never an out-of-bounds read)."""
+    import importlib
+
+    from fastseg.ops.multiclass_hinge import reference as hinge_ref
+    ok_all = True
+    rng = np.random.default_rng(5)
+    for n, c in [(1, 1), (7, 10), (300, 1000), (33, 4099)]:
+        for dtype in (np.float32, np.float64):
+            for p, weighted in [(1, False), (2, True)]:
+                s_np = rng.standard_normal((n, c)).astype(dtype)
+                y_np = rng.integers(0, c, n)
+                w_np = rng.random(c) if weighted else None
+                s = torch.tensor(s_np, device="cuda", requires_grad=True)
+                y = torch.tensor(y_np, device="cuda")
+                w = None if w_np is None else torch.tensor(w_np, device="cuda")
+                loss = ft.multiclass_hinge(s, y, p=p, weight=w, divide_by_classes=True, reduction="sum",
+                                           backend=backend)
+                loss.backward()
+                ref_l, ref_g = hinge_ref.row_losses(s_np.astype(float), y_np, p=p, weight=w_np,
+                                                    divide_by_classes=True, need_grad=True)
+                tol = 1e-12 if dtype == np.float64 else 1e-5
+                ok = (np.allclose(loss.item(), ref_l.sum(), rtol=tol)
+                      and np.allclose(s.grad.cpu().numpy(), ref_g, rtol=tol, atol=tol))
+                theirs = torch.nn.functional.multi_margin_loss(s.detach(), y, p=p, weight=w, reduction="sum")
+                ok = ok and np.allclose(loss.item(), theirs.item(), rtol=tol)
+                ok_all &= ok
+                RESULTS["correctness"].append(dict(op="multiclass_hinge", backend=backend, n=n, c=c,
+                                                   dtype=np.dtype(dtype).name, p=p, ok=bool(ok)))
+                if not ok:
+                    print(f"MISMATCH hinge {backend} {n}x{c} {np.dtype(dtype).name} p={p}")
+    kernels = importlib.import_module(f"fastseg.ops.multiclass_hinge.{backend}")
+    s = torch.ones(3, 5, device="cuda", dtype=torch.float64)
+    loss, grad = torch.empty(3, device="cuda", dtype=torch.float64), torch.empty_like(s)
+    kernels.forward_backward(s, torch.tensor([0, 5, -1], device="cuda"), weight=None, margin=1.0, p=1,
+                             divide_by_classes=False, grad_scale=1.0, out_loss=loss, out_grad=grad,
+                             stream=torch.cuda.current_stream().cuda_stream)
+    bad_ok = loss[0].item() == 4.0 and bool(torch.isnan(loss[1:]).all()) and bool(torch.isnan(grad[1:]).all())
+    ok_all &= bad_ok
+    print(f"correctness multiclass_hinge {backend}: {'OK' if ok_all else 'FAILED'} (bad labels -> NaN rows: {bad_ok})")
+    return ok_all
+
+
+def bench_hinge(backends, n=65536, c=1000):
+    import importlib
+    s = torch.randn(n, c, device="cuda")
+    y = torch.randint(0, c, (n,), device="cuda")
+    loss, grad = torch.empty(n, device="cuda"), torch.empty_like(s)
+    dst = torch.empty_like(s)
+    stream = torch.cuda.current_stream().cuda_stream
+    rows_out = [("device copy of the scores (read + write)", timed(lambda: dst.copy_(s)))]
+    for backend in backends:
+        kernels = importlib.import_module(f"fastseg.ops.multiclass_hinge.{backend}")
+        rows_out.append((f"fastseg {backend} fused kernel", timed(lambda: kernels.forward_backward(
+            s, y, weight=None, margin=1.0, p=1, divide_by_classes=True, grad_scale=1.0, out_loss=loss,
+            out_grad=grad, stream=stream))))
+
+    def theirs():
+        q = s.detach().requires_grad_(True)
+        torch.nn.functional.multi_margin_loss(q, y).backward()
+    rows_out.append(("torch multi_margin_loss + backward", timed(theirs, 5)))
+    print(f"\nmulticlass_hinge fwd+bwd {n}x{c} float32")
+    for name, seconds in sorted(rows_out, key=lambda r: r[1]):
+        gbps = 8 * n * c / seconds / 1e9
+        RESULTS["timings"].append(dict(shape=f"{n}x{c}", name=f"hinge: {name}", mode="fwd+bwd", seconds=seconds, gbps=gbps))
+        print(f"  {name:<44} {seconds * 1e6:>8.1f}us {gbps:>8.0f} GB/s")
+
+
 def timed(fn, reps=20):
     fn()
     torch.cuda.synchronize()
@@ -247,7 +316,16 @@ def main():
             traceback.print_exc()
             backends.remove(backend)
             ok = False
+    hinge_backends = []
+    for backend in ("cuda", "native"):
+        try:
+            ok &= check_hinge(backend)
+            hinge_backends.append(backend)
+        except Exception:  # noqa: BLE001
+            traceback.print_exc()
+            ok = False
     bench(backends)
+    bench_hinge(hinge_backends)
     for backend in backends:
         overhead_breakdown(backend)
     profile_torch_op("native")
