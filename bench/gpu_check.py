@@ -128,7 +128,8 @@ def check_hinge(backend):
                 tol = 1e-12 if dtype == np.float64 else 1e-5
                 ok = (np.allclose(loss.item(), ref_l.sum(), rtol=tol)
                       and np.allclose(s.grad.cpu().numpy(), ref_g, rtol=tol, atol=tol))
-                theirs = torch.nn.functional.multi_margin_loss(s.detach(), y, p=p, weight=w, reduction="sum")
+                theirs = torch.nn.functional.multi_margin_loss(  # torch wants weight in the scores dtype
+                    s.detach(), y, p=p, weight=None if w is None else w.to(s.dtype), reduction="sum")
                 ok = ok and np.allclose(loss.item(), theirs.item(), rtol=tol)
                 ok_all &= ok
                 RESULTS["correctness"].append(dict(op="multiclass_hinge", backend=backend, n=n, c=c,
