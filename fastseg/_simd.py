@@ -109,3 +109,14 @@ def store_range_grad(typingctx, t, p, g, start, w):
         return context.get_dummy_value()
 
     return sig, codegen
+
+
+@intrinsic
+def float32_from_bits(typingctx, bits):
+    """Reinterpret an int32 as a float32 (vectorises; used to build ``2**k``)."""
+    sig = types.float32(types.int32)
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.FloatType())
+
+    return sig, codegen

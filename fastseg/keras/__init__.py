@@ -14,7 +14,7 @@ from .._dispatch import check_choice
 from ..ops import multiclass_hinge as _hinge_op
 from ..ops import range_mae as _range_mae_op
 
-__all__ = ["RangeMAE", "MulticlassHinge"]
+__all__ = ["RangeMAE", "MulticlassHinge", "CategoricalCrossentropy"]
 
 
 def _adapter(name: str):
@@ -86,3 +86,31 @@ class MulticlassHinge(keras.losses.Loss):
     def get_config(self) -> dict:
         return {**super().get_config(), "margin": self.margin, "p": self.p,
                 "divide_by_classes": self.divide_by_classes}
+
+
+@keras.saving.register_keras_serializable(package="fastseg")
+class CategoricalCrossentropy(keras.losses.Loss):
+    """Keras's ``CategoricalCrossentropy`` (same arguments, same values and gradients), fused.
+
+    On the TensorFlow backend it runs ``fastseg.tensorflow.categorical_crossentropy``; on the
+    torch backend ``fastseg.categorical_crossentropy``'s kernel through the torch adapter is not
+    wired yet, so it computes Keras's formula with ``keras.ops``.
+    """
+
+    def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0, axis: int = -1,
+                 reduction: str = "sum_over_batch_size", name: str = "categorical_crossentropy", dtype=None):
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
+        self.from_logits, self.label_smoothing, self.axis = from_logits, label_smoothing, axis
+
+    def call(self, y_true, y_pred):
+        if keras.backend.backend() == "tensorflow":
+            from ..tensorflow import categorical_crossentropy
+
+            return categorical_crossentropy(y_true, y_pred, from_logits=self.from_logits,
+                                            label_smoothing=self.label_smoothing, axis=self.axis, reduction="none")
+        return keras.losses.categorical_crossentropy(y_true, y_pred, from_logits=self.from_logits,
+                                                     label_smoothing=self.label_smoothing, axis=self.axis)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "from_logits": self.from_logits,
+                "label_smoothing": self.label_smoothing, "axis": self.axis}
