@@ -18,3 +18,8 @@ def _load(name):
 def test_linear_svm_digits_learns():
     pytest.importorskip("sklearn")
     assert _load("linear_svm_digits").main(maxiter=100) > 0.9
+
+
+def test_mlp_digits_fmin_cg_learns_with_exact_gradient():
+    pytest.importorskip("sklearn")
+    assert _load("mlp_digits_fmin_cg").main(maxiter=40, compare_iterations=1) > 0.85
