@@ -148,6 +148,74 @@ def check_hinge(backend):
     return ok_all
 
 
+def check_cross_entropy(backend):
+    """cross_entropy on CUDA tensors vs torch.nn.functional.cross_entropy on CUDA; Keras's
+    probability cross-entropy through the host-array API vs the reference."""
+    import torch.nn.functional as F
+
+    from fastseg.ops.cross_entropy import reference as ce_ref
+    ok_all = True
+    g = torch.Generator(device="cuda").manual_seed(0)
+    for n, c in [(1, 1), (9, 10), (300, 1000), (17, 32000)]:
+        for dtype in (torch.float32, torch.float64):
+            x = (3 * torch.randn(n, c, device="cuda", generator=g)).to(dtype)
+            y = torch.randint(0, c, (n,), device="cuda", generator=g)
+            if n > 2:
+                y[1] = -100
+            w = torch.rand(c, device="cuda", generator=g).to(dtype)
+            probs = torch.softmax(torch.randn(n, c, device="cuda", generator=g), 1).to(dtype)
+            for target, weight, eps in [(y, None, 0.0), (y, w, 0.1), (probs, w, 0.2)]:
+                xa, xb = x.clone().requires_grad_(True), x.clone().requires_grad_(True)
+                ours = ft.cross_entropy(xa, target, weight, label_smoothing=eps, backend=backend)
+                theirs = F.cross_entropy(xb, target, weight, label_smoothing=eps)
+                ours.backward()
+                theirs.backward()
+                tol = 1e-10 if dtype == torch.float64 else 2e-5
+                ok = bool(torch.allclose(ours, theirs, rtol=tol, atol=tol)) and bool(
+                    torch.allclose(xa.grad, xb.grad, rtol=tol, atol=tol * 1e-2))
+                ok_all &= ok
+                RESULTS["correctness"].append(dict(op="cross_entropy", backend=backend, n=n, c=c,
+                                                   dtype=str(dtype), ok=ok))
+                if not ok:
+                    print(f"MISMATCH cross_entropy {backend} {n}x{c} {dtype} eps={eps} weight={weight is not None}")
+    rng = np.random.default_rng(1)
+    t, p = np.eye(50)[rng.integers(0, 50, 40)], rng.random((40, 50))
+    p[0, 3] = 1e-12
+    loss, grad = fastseg.categorical_crossentropy_value_and_grad(t, p, reduction="sum", backend=backend)
+    ref_l, ref_g = ce_ref.categorical_crossentropy_rows(t, p, need_grad=True)
+    keras_ok = bool(np.allclose(loss, ref_l.sum(), rtol=1e-12) and np.allclose(grad, ref_g, rtol=1e-12))
+    ok_all &= keras_ok
+    print(f"correctness cross_entropy {backend}: {'OK' if ok_all else 'FAILED'} (Keras probabilities: {keras_ok})")
+    return ok_all
+
+
+def bench_cross_entropy(backends):
+    import importlib
+    import torch.nn.functional as F
+    for n, c in [(4096, 1000), (512, 32000), (65536, 1000)]:
+        x = torch.randn(n, c, device="cuda")
+        y = torch.randint(0, c, (n,), device="cuda")
+        loss, grad, dst = torch.empty(n, device="cuda"), torch.empty_like(x), torch.empty_like(x)
+        stream = torch.cuda.current_stream().cuda_stream
+        rows_out = [("device copy of the logits", timed(lambda: dst.copy_(x)))]
+        for backend in backends:
+            kernels = importlib.import_module(f"fastseg.ops.cross_entropy.{backend}")
+            rows_out.append((f"fastseg {backend} fused kernel", timed(lambda: kernels.cross_entropy(
+                x, y, weight=None, ignore_index=-100, label_smoothing=0.0, grad_scale=1.0 / n, out_loss=loss,
+                out_grad=grad, stream=stream))))
+
+        def theirs():
+            q = x.detach().requires_grad_(True)
+            F.cross_entropy(q, y).backward()
+        rows_out.append(("torch cross_entropy + backward", timed(theirs, 5)))
+        print(f"\ncross_entropy fwd+bwd {n}x{c} float32")
+        for name, seconds in sorted(rows_out, key=lambda r: r[1]):
+            gbps = 8 * n * c / seconds / 1e9
+            RESULTS["timings"].append(dict(shape=f"{n}x{c}", name=f"cross_entropy: {name}", mode="fwd+bwd",
+                                           seconds=seconds, gbps=gbps))
+            print(f"  {name:<44} {seconds * 1e6:>8.1f}us {gbps:>8.0f} GB/s")
+
+
 def bench_hinge(backends, n=65536, c=1000):
     import importlib
     s = torch.randn(n, c, device="cuda")
@@ -325,11 +393,19 @@ def main():
         except Exception:  # noqa: BLE001
             traceback.print_exc()
             ok = False
+    ce_backends = []
+    for backend in ("cuda", "native"):
+        try:
+            ok &= check_cross_entropy(backend)
+            ce_backends.append(backend)
+        except Exception:  # noqa: BLE001
+            traceback.print_exc()
+            ok = False
     bench(backends)
     bench_hinge(hinge_backends)
+    bench_cross_entropy(ce_backends)
     for backend in backends:
         overhead_breakdown(backend)
-    profile_torch_op("native")
     RESULTS["ok"] = bool(ok)
     RESULTS["seconds"] = time.time() - start
     if os.environ.get("OUT"):

@@ -17,12 +17,10 @@ def _rows_impl(logits: torch.Tensor, target: torch.Tensor, weight: Optional[torc
     out_grad = torch.empty_like(logits) if need_grad else logits.new_empty((0,))
     if logits.shape[0]:
         (x, t, w, loss, grad), stream = kernel_args(logits, target, weight, out_loss, out_grad)
-        if stream is not None:
-            raise NotImplementedError("fastseg.torch.cross_entropy has no CUDA backend yet; "
-                                      "use torch.nn.functional.cross_entropy on the GPU")
-        kernels = load_backend("cross_entropy", resolve_backend(backend, "numpy"))
+        kernels = load_backend("cross_entropy", resolve_backend(backend, "numpy" if stream is None else "device"))
+        extra = {} if stream is None else {"stream": stream}
         kernels.cross_entropy(x, t, weight=w, ignore_index=ignore_index, label_smoothing=label_smoothing,
-                              out_loss=loss, out_grad=grad if need_grad else None)
+                              out_loss=loss, out_grad=grad if need_grad else None, **extra)
     return out_loss, out_grad
 
 
@@ -36,7 +34,7 @@ def cross_entropy(logits: torch.Tensor, target: torch.Tensor, weight: Optional[t
 
     Class-index or probability targets, ``weight``, ``ignore_index``, ``label_smoothing`` and the
     reductions mean exactly what they mean in torch. Differentiable in ``logits`` (not in
-    probability targets).
+    probability targets). CUDA tensors run the GPU kernels on the current stream.
 
     Examples
     --------
@@ -52,7 +50,10 @@ def cross_entropy(logits: torch.Tensor, target: torch.Tensor, weight: Optional[t
     mode = op.check_target(logits.shape, target.shape, numpy_dtype(target),
                            None if weight is None else weight.shape, label_smoothing)
     if mode == "class" and target.numel() and not torch.compiler.is_compiling():
-        op.check_class_range(target.cpu().numpy(), logits.shape[1], ignore_index)
+        if target.device.type == "cpu":
+            op.check_class_range(target.numpy(), logits.shape[1], ignore_index)
+        elif bool(((target != ignore_index) & ((target < 0) | (target >= logits.shape[1]))).any()):
+            op.check_class_range(target.cpu().numpy(), logits.shape[1], ignore_index)  # one small sync
     x = logits.to(compute_dtype(logits.dtype))
     t = target.to(torch.int64) if mode == "class" else target.to(x.dtype)
     w = None if weight is None else weight.to(torch.float64)

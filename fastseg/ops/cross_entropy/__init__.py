@@ -20,11 +20,10 @@ REDUCTIONS = ("none", "mean", "sum")
 
 
 def _backend(backend: str, framework: str):
-    name = resolve_backend(backend, framework)
-    if name in ("cuda", "native"):
-        raise NotImplementedError("cross_entropy has no CUDA backend yet: pass host (NumPy) arrays "
-                                  "or use torch.nn.functional.cross_entropy on the GPU")
-    return load_backend("cross_entropy", name)
+    if framework == "device":
+        raise TypeError("the NumPy cross-entropy API takes host arrays (backend='cuda' or 'native' runs "
+                        "them on the GPU); for device tensors use fastseg.torch.cross_entropy")
+    return load_backend("cross_entropy", resolve_backend(backend, framework))
 
 
 def check_logits(logits_shape, logits_dtype, name="logits") -> None:
@@ -81,6 +80,8 @@ def _reduce(rows, reduction, denom):
 
 def _prepare_ce(logits, target, weight, ignore_index, label_smoothing):
     framework = check_same_framework(logits=logits, target=target, weight=weight)
+    if framework == "device":
+        _backend("auto", framework)
     logits, target = np.asarray(logits), np.asarray(target)
     weight = None if weight is None else np.asarray(weight, np.float64)
     check_logits(logits.shape, logits.dtype)
@@ -152,6 +153,8 @@ def cross_entropy_value_and_grad(logits, target, *, weight=None, ignore_index: i
 
 def _prepare_cce(y_true, y_pred, axis, label_smoothing):
     framework = check_same_framework(y_true=y_true, y_pred=y_pred)
+    if framework == "device":
+        _backend("auto", framework)
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     if y_pred.ndim < 1 or np.dtype(y_pred.dtype).kind != "f":
         raise TypeError(f"y_pred must be a floating-point array; got {y_pred.dtype} with shape {y_pred.shape}")

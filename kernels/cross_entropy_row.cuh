@@ -1,0 +1,48 @@
+// cross_entropy per-row logic, for the device kernels in cross_entropy.cu and the host test.
+// A row's loss is -sum_c q_c log softmax(x)_c for target weights q (torch's definitions), written
+// as Q log(l) + sum_c q_c (m - x_c) with m the row max, l = sum exp(x - m), Q = sum q.
+#pragma once
+#include "common.cuh"
+#if !defined(__CUDACC_RTC__)
+#include <cmath>
+#endif
+
+namespace fastseg {
+
+// q_c for a class-index target y: (1 - eps) w_y [c == y] + eps / C * w_c.
+FS_HD double class_target_weight(long long c, long long y, double a, double b, double w_c) {
+  return b * w_c + (c == y ? a : 0.0);
+}
+
+// d loss / d x_c = Q softmax_c - q_c, from e = exp(x_c - m) and l = sum exp(x - m).
+FS_HD double xent_grad(double total_q, double e, double l, double q) { return total_q * e / l - q; }
+
+// The serial definition for class-index targets: the row's loss, and g[c] = gs * d loss / d x_c
+// if g is not null. ignore_index gives 0 (and zero gradient); another label outside [0, C), NaN.
+template <class T>
+inline double class_row_serial(const T* x, long long n_classes, long long y, const double* w,
+                               double eps, long long ignore, double gs, T* g) {
+  if (y == ignore || y < 0 || y >= n_classes) {
+    double fill = y == ignore ? 0.0 : quiet_nan();
+    if (g) for (long long c = 0; c < n_classes; ++c) g[c] = T(fill);
+    return fill;
+  }
+  double m = static_cast<double>(x[0]);
+  for (long long c = 1; c < n_classes; ++c) m = static_cast<double>(x[c]) > m ? static_cast<double>(x[c]) : m;
+  double l = 0.0, spread = 0.0, w_sum = 0.0;
+  double a = (1.0 - eps) * (w ? w[y] : 1.0), b = eps / static_cast<double>(n_classes);
+  for (long long c = 0; c < n_classes; ++c) {
+    double wc = w ? w[c] : 1.0;
+    l += std::exp(static_cast<double>(x[c]) - m);
+    spread += wc * (m - static_cast<double>(x[c]));
+    w_sum += wc;
+  }
+  double total_q = a + b * w_sum;
+  if (g)
+    for (long long c = 0; c < n_classes; ++c)
+      g[c] = T(gs * xent_grad(total_q, std::exp(static_cast<double>(x[c]) - m), l,
+                              class_target_weight(c, y, a, b, w ? w[c] : 1.0)));
+  return total_q * std::log(l) + a * (m - static_cast<double>(x[y])) + b * spread;
+}
+
+}  // namespace fastseg
