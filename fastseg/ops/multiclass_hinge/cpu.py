@@ -27,17 +27,19 @@ def _row(s, y, g, margin, p, w, gw, want_grad):
         if want_grad:
             g[:] = math.nan
         return math.nan
-    shift = margin - s[y]
+    dt = s.dtype.type
+    shift = dt(margin) - s[y]  # margins in the scores' dtype, as the reference: full-width vectors
+    zero, one, two, gw_t = dt(0), dt(1), dt(2), g.dtype.type(gw)
     loss = 0.0
     total = 0.0
     for j in range(c):
         m = s[j] + shift
-        hit = m > 0 and j != y
-        h = (m if p == 1 else m * m) if hit else 0.0
+        hit = m > zero and j != y
+        h = (m if p == 1 else m * m) if hit else zero
         loss += h
         if want_grad:
-            d = (1.0 if p == 1 else 2.0 * m) if hit else 0.0
-            g[j] = gw * d
+            d = (one if p == 1 else two * m) if hit else zero
+            g[j] = gw_t * d
             total += d
     if want_grad:
         g[y] = -gw * total
