@@ -116,7 +116,7 @@ def _ddp_worker(rank, world, path, seed):
     dist.barrier()  # neither rank tears gloo down while the other still uses it
     dist.destroy_process_group()
     # Any process that has run a Numba-compiled function beside gloo aborts at interpreter exit
-    # about 1 time in 6 ("terminate called without an active exception", static destructors;
+    # in 1-3 of 16 runs ("terminate called without an active exception", static destructors;
     # reproduced with a bare numba.njit and no fastseg code). The work is done and saved: skip
     # the C++ teardown.
     sys.stdout.flush()
