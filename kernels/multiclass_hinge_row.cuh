@@ -13,7 +13,7 @@ struct HingeTerm {
 };
 
 FS_HD HingeTerm hinge_term(double s_j, double s_y, double margin, int p, bool is_label) {
-  double m = s_j - s_y + margin;
+  double m = (margin - s_y) + s_j;  // torch's evaluation order (multi_margin_loss), to the last bit
   if (is_label || !(m > 0)) return {0.0, 0.0};
   return p == 1 ? HingeTerm{m, 1.0} : HingeTerm{m * m, 2.0 * m};
 }

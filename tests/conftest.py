@@ -8,4 +8,5 @@ if shutil.which("nvidia-smi") is None:
 from hypothesis import settings  # noqa: E402
 
 settings.register_profile("ci", max_examples=60, deadline=None)
+settings.register_profile("thorough", max_examples=1000, deadline=None)  # HYPOTHESIS_PROFILE=thorough
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))

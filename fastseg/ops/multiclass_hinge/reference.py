@@ -19,7 +19,7 @@ def row_losses(scores, labels, *, margin=1.0, p=1, weight=None, divide_by_classe
     n, c = scores.shape
     rows = np.arange(n)
     correct = scores[rows, labels][:, None]
-    m = scores - correct + margin
+    m = (margin - correct) + scores  # torch's evaluation order (multi_margin_loss), to the last bit
     m[rows, labels] = 0.0
     positive = m > 0
     hinge = np.where(positive, m, 0.0)
