@@ -10,25 +10,13 @@ itself is the only buffer fastseg allocates.
 import os
 import tracemalloc
 
-import numba
 import numpy as np
 import pytest
 
 import fastseg
 
 torch = pytest.importorskip("torch")
-ALL_THREADS = numba.config.NUMBA_NUM_THREADS
 SHAPES = [(4096, 1000), (512, 32000)]
-
-
-@pytest.fixture
-def one_thread():
-    numba.set_num_threads(1)
-    torch_threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    numba.set_num_threads(ALL_THREADS)
-    torch.set_num_threads(torch_threads)
 
 
 def _data(shape, seed=0):

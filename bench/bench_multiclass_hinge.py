@@ -6,7 +6,6 @@ the scores once and writes the gradient once) vs the seed's naive double loop (s
 element). ``svm_loss`` end to end vs CS231n's vectorised version vs its two matrix products alone.
 """
 
-import numba
 import numpy as np
 import pytest
 
@@ -14,23 +13,12 @@ import fastseg
 from fastseg.baselines import hinge_naive_loop, hinge_vectorized_numpy, svm_loss_vectorized_numpy
 
 torch = pytest.importorskip("torch")
-ALL_THREADS = numba.config.NUMBA_NUM_THREADS
 
 
 @pytest.fixture(scope="module")
 def scores():
     rng = np.random.default_rng(0)
     return rng.standard_normal((4096, 1000)).astype(np.float32), rng.integers(0, 1000, 4096)
-
-
-@pytest.fixture
-def one_thread():
-    numba.set_num_threads(1)
-    torch_threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    numba.set_num_threads(ALL_THREADS)
-    torch.set_num_threads(torch_threads)
 
 
 GROUP = "multiclass_hinge fwd+bwd 4096x1000 (1 thread)"

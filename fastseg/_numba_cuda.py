@@ -44,3 +44,29 @@ def device_constant(name: str, host: np.ndarray):
     if key not in _CONSTANTS:
         _CONSTANTS[key] = cuda.to_device(host)
     return _CONSTANTS[key]
+
+
+BLOCK = 128
+"""Threads per block of the block-per-row Numba CUDA kernels."""
+
+
+@cuda.jit(device=True)
+def block_reduce(sh, v, tid, is_max):
+    """Sum (or NaN-propagating max) of ``v`` over the block in a fixed tree order; every thread
+    gets the result. ``sh`` is a ``BLOCK``-long shared float64 array."""
+    sh[tid] = v
+    cuda.syncthreads()
+    half = BLOCK // 2
+    while half > 0:
+        if tid < half:
+            other = sh[tid + half]
+            if is_max:
+                if other > sh[tid] or other != other:
+                    sh[tid] = other
+            else:
+                sh[tid] += other
+        cuda.syncthreads()
+        half //= 2
+    out = sh[0]
+    cuda.syncthreads()
+    return out

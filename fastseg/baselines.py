@@ -103,20 +103,6 @@ def range_mae_tf_ragged(y_true, y_pred):
     return losses
 
 
-def svm_loss_vectorized_numpy(W, X, y, reg, delta=1.0):
-    """CS231n's fully vectorised ``svm_loss_vectorized`` as students write it: scores, margins,
-    a mask, and ``dW`` from the mask (several full-size temporaries)."""
-    n = X.shape[0]
-    scores = X @ W
-    correct = scores[np.arange(n), y][:, None]
-    margins = np.maximum(0, scores - correct + delta)
-    margins[np.arange(n), y] = 0
-    loss = margins.sum() / n + reg * np.sum(W * W)
-    mask = (margins > 0).astype(X.dtype)
-    mask[np.arange(n), y] = -mask.sum(axis=1)
-    return loss, X.T @ mask / n + 2 * reg * W
-
-
 def hinge_vectorized_numpy(scores, y, delta=1.0):
     """The hinge part of ``svm_loss_vectorized`` on given scores: mean loss and ``dScores``."""
     n = scores.shape[0]
@@ -142,3 +128,10 @@ def hinge_naive_loop(scores, y, delta=1.0):
                 grad[i, j] += 1
                 grad[i, y[i]] -= 1
     return loss / scores.shape[0], grad / scores.shape[0]
+
+
+def svm_loss_vectorized_numpy(W, X, y, reg, delta=1.0):
+    """CS231n's fully vectorised ``svm_loss_vectorized`` as students write it: scores, then
+    :func:`hinge_vectorized_numpy`, then ``dW`` by a matrix product."""
+    loss, d_scores = hinge_vectorized_numpy(X @ W, y, delta)
+    return loss + reg * np.sum(W * W), X.T @ d_scores + 2 * reg * W

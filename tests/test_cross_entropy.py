@@ -91,7 +91,6 @@ def ce_inputs(draw):
 def test_cpu_matches_reference(inputs, eps, dtype):
     x, y = inputs
     ref64 = reference.cross_entropy_rows(x, y, label_smoothing=eps, need_grad=True)
-    ref32 = reference.cross_entropy_rows(x.astype(dtype), y, label_smoothing=eps, need_grad=True)
     rows = fastseg.cross_entropy(x.astype(dtype), y, label_smoothing=eps, reduction="none", backend="cpu")
     assert rows.dtype == dtype
     # float32: our exp is ~1 ulp where NumPy's is ~0.5, so allow 4x the reference's error + 8 ulps

@@ -1,7 +1,6 @@
 """fastseg.torch.multiclass_hinge: parity with torch.nn.functional.multi_margin_loss, gradcheck,
 torch.compile."""
 
-import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")

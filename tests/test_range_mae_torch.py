@@ -8,7 +8,6 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-import fastseg  # noqa: E402
 import fastseg.torch as ft  # noqa: E402
 from fastseg.ops.range_mae import reference  # noqa: E402
 from range_mae_cases import piecewise_rows  # noqa: E402

@@ -11,7 +11,6 @@ from __future__ import annotations
 import keras
 
 from .._dispatch import check_choice
-from ..ops import multiclass_hinge as _hinge_op
 from ..ops import range_mae as _range_mae_op
 
 __all__ = ["RangeMAE", "MulticlassHinge", "CategoricalCrossentropy"]

@@ -5,16 +5,7 @@
 #include <vector>
 
 #include "range_mae_row.cuh"
-
-static int failures = 0;
-
-static void expect_near(double got, double want, const char* what) {
-  bool ok = (std::isnan(want) && std::isnan(got)) || std::fabs(got - want) <= 1e-12 * (1 + std::fabs(want));
-  if (!ok) {
-    std::printf("FAIL %s: got %.17g want %.17g\n", what, got, want);
-    ++failures;
-  }
-}
+#include "tests/expect.h"
 
 template <class T>
 static void check_row(const char* name, std::vector<T> t, std::vector<T> p, long long n, bool mean,

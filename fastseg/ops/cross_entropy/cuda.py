@@ -11,29 +11,9 @@ import math
 import numpy as np
 from numba import cuda, float64
 
-from ..._numba_cuda import Launch, device_constant
+from ..._numba_cuda import BLOCK, Launch, block_reduce, device_constant
 
-THREADS = 128
-
-
-@cuda.jit(device=True)
-def _reduce(sh, v, tid, is_max):
-    sh[tid] = v
-    cuda.syncthreads()
-    half = THREADS // 2
-    while half > 0:
-        if tid < half:
-            other = sh[tid + half]
-            if is_max:
-                if other > sh[tid] or other != other:
-                    sh[tid] = other
-            else:
-                sh[tid] += other
-        cuda.syncthreads()
-        half //= 2
-    out = sh[0]
-    cuda.syncthreads()
-    return out
+THREADS = BLOCK
 
 
 @cuda.jit(device=True)
@@ -45,11 +25,11 @@ def _softmax_stats(x, i, tid, sh):
         v = float64(x[i, c])
         if v > m or v != v:
             m = v
-    m = _reduce(sh, m, tid, True)
+    m = block_reduce(sh, m, tid, True)
     s = 0.0
     for c in range(tid, c_count, THREADS):
         s += math.exp(float64(x[i, c]) - m)
-    return m, _reduce(sh, s, tid, False)
+    return m, block_reduce(sh, s, tid, False)
 
 
 @cuda.jit
@@ -76,8 +56,8 @@ def _class_kernel(x, y, w, ignore, eps, scale, row_scale, has_rs, out_loss, out_
         for c in range(tid, c_count, THREADS):
             spread += w[c] * (m - float64(x[i, c]))
             w_sum += w[c]
-        spread = _reduce(sh, spread, tid, False)
-        w_sum = _reduce(sh, w_sum, tid, False)
+        spread = block_reduce(sh, spread, tid, False)
+        w_sum = block_reduce(sh, w_sum, tid, False)
     total_q = a + b * w_sum
     if want_grad:
         gs = scale * (row_scale[i] if has_rs else 1.0)
@@ -101,8 +81,8 @@ def _prob_kernel(x, t, w, eps, scale, row_scale, has_rs, out_loss, out_grad, wan
         q = w[c] * (float64(t[i, c]) * (1.0 - eps) + eps / c_count)
         total_q += q
         spread += q * (m - float64(x[i, c]))
-    total_q = _reduce(sh, total_q, tid, False)
-    spread = _reduce(sh, spread, tid, False)
+    total_q = block_reduce(sh, total_q, tid, False)
+    spread = block_reduce(sh, spread, tid, False)
     if want_grad:
         gs = scale * (row_scale[i] if has_rs else 1.0)
         for c in range(tid, c_count, THREADS):
@@ -122,7 +102,7 @@ def _keras_kernel(t, p, eps, scale, row_scale, has_rs, out_loss, out_grad, want_
     total = 0.0
     for c in range(tid, c_count, THREADS):
         total += float64(p[i, c])
-    total = _reduce(sh, total, tid, False)
+    total = block_reduce(sh, total, tid, False)
     loss = 0.0
     kept_t = 0.0
     for c in range(tid, c_count, THREADS):
@@ -132,8 +112,8 @@ def _keras_kernel(t, p, eps, scale, row_scale, has_rs, out_loss, out_grad, want_
             loss -= tc * math.log(lo if q < lo else (hi if q > hi else q))
         if q >= lo and q <= hi:
             kept_t += tc
-    loss = _reduce(sh, loss, tid, False)
-    kept_t = _reduce(sh, kept_t, tid, False)
+    loss = block_reduce(sh, loss, tid, False)
+    kept_t = block_reduce(sh, kept_t, tid, False)
     if want_grad:
         gs = scale * (row_scale[i] if has_rs else 1.0)
         for c in range(tid, c_count, THREADS):

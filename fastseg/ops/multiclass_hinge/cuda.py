@@ -10,24 +10,9 @@ import math
 import numpy as np
 from numba import cuda, float64
 
-from ..._numba_cuda import Launch, device_constant
+from ..._numba_cuda import BLOCK, Launch, block_reduce, device_constant
 
-THREADS = 128
-
-
-@cuda.jit(device=True)
-def _block_sum(sh, v, tid):
-    sh[tid] = v
-    cuda.syncthreads()
-    half = THREADS // 2
-    while half > 0:
-        if tid < half:
-            sh[tid] += sh[tid + half]
-        cuda.syncthreads()
-        half //= 2
-    total = sh[0]
-    cuda.syncthreads()
-    return total
+THREADS = BLOCK
 
 
 @cuda.jit
@@ -58,9 +43,9 @@ def _kernel(s, labels, weight, margin, p, divide, scale, row_scale, has_row_scal
             d = (1.0 if p == 1 else 2.0 * m) if hit else 0.0
             out_grad[i, j] = gw * d
             total += d
-    loss = _block_sum(sh, loss, tid)
+    loss = block_reduce(sh, loss, tid, False)
     if want_grad:
-        total = _block_sum(sh, total, tid)
+        total = block_reduce(sh, total, tid, False)
         if tid == 0:
             out_grad[i, y] = -gw * total
     if tid == 0:

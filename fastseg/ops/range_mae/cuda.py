@@ -23,9 +23,9 @@ import math
 import numpy as np
 from numba import cuda, float64, int32, int64
 
-from ..._numba_cuda import Launch, device_constant
+from ..._numba_cuda import BLOCK, Launch, block_reduce, device_constant
 
-THREADS = 128
+THREADS = BLOCK
 
 
 @cuda.jit(device=True, inline=True)
@@ -63,22 +63,6 @@ def _suffix_min(sh, v, tid):
         cuda.syncthreads()
         off *= 2
     return v
-
-
-@cuda.jit(device=True)
-def _block_sum(sh, v, tid):
-    """Sum over the block in a fixed tree order; every thread gets the total."""
-    sh[tid] = v
-    cuda.syncthreads()
-    half = THREADS // 2
-    while half > 0:
-        if tid < half:
-            sh[tid] += sh[tid + half]
-        cuda.syncthreads()
-        half //= 2
-    total = sh[0]
-    cuda.syncthreads()
-    return total
 
 
 @cuda.jit(device=True, inline=True)
@@ -140,7 +124,7 @@ def _forward_kernel(t, p, lengths, has_lengths, mean, out_loss):
         carry_sum = sh_a[THREADS - 1]
         carry_count = sh_c[THREADS - 1]
         n_ranges += cuda.syncthreads_count(1 if head else 0)
-    loss = _block_sum(sh_a, loss, tid)
+    loss = block_reduce(sh_a, loss, tid, False)
     if tid == 0:
         out_loss[row] = _finish(loss, n_ranges, mean)
 
@@ -194,7 +178,7 @@ def _forward_backward_kernel(t, p, lengths, has_lengths, mean, scale, row_scale,
             g = s * w
             out_grad[row, i] = -g if d > 0 else (g if d < 0 else (0.0 if d == 0 else math.nan))
         cuda.syncthreads()
-    loss = _block_sum(sh_a, loss, tid)
+    loss = block_reduce(sh_a, loss, tid, False)
     if tid == 0:
         out_loss[row] = _finish(loss, n_ranges, mean)
 
