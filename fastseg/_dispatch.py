@@ -73,14 +73,27 @@ def compute_dtype(dtype: np.dtype) -> np.dtype:
     return np.dtype(np.float32) if dtype == np.float16 else np.dtype(dtype)
 
 
-def reduce_rows(rows, reduction: str):
-    """Reduce per-row losses (any array library) over all rows: "none", "mean" or "sum"."""
+def array_module(framework: str):
+    """NumPy for host arrays, CuPy for device arrays (imported only then)."""
+    if framework == "device":
+        import cupy
+
+        return cupy
+    return np
+
+
+def reduce_rows(rows, reduction: str, denominator=None):
+    """Reduce per-row losses (any array library) over all rows: "none", "mean" or "sum".
+
+    "mean" divides by ``denominator`` when given (cross-entropy's weighted count, as torch),
+    else by the number of rows; a zero denominator gives NaN, as torch."""
     if reduction == "none":
         return rows
-    total = rows.sum(dtype=np.float64) if rows.size else rows.dtype.type(0)
+    total = rows.sum(dtype=np.float64) if rows.size else np.float64(0)
     if reduction == "sum":
         return total.astype(rows.dtype)
-    return (total / rows.size if rows.size else total * np.nan).astype(rows.dtype)
+    denominator = rows.size if denominator is None else denominator
+    return (total / denominator if denominator else total * np.nan).astype(rows.dtype)
 
 
 def grad_scale(n_rows: int, reduction: str) -> float:

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..._dispatch import check_choice, check_same_framework, compute_dtype, load_backend, resolve_backend
+from ..._dispatch import (check_choice, check_same_framework, compute_dtype, load_backend, reduce_rows,
+                          resolve_backend)
 
 REDUCTIONS = ("none", "mean", "sum")
 
@@ -71,13 +72,6 @@ def mean_denominator(target, weight, ignore_index):
     return float(kept.size if weight is None else np.asarray(weight, np.float64)[kept].sum())
 
 
-def _reduce(rows, reduction, denom):
-    if reduction == "none":
-        return rows
-    total = rows.sum(dtype=np.float64)
-    return np.asarray(total if reduction == "sum" else total / denom if denom else np.nan, rows.dtype)
-
-
 def _prepare_ce(logits, target, weight, ignore_index, label_smoothing):
     framework = check_same_framework(logits=logits, target=target, weight=weight)
     if framework == "device":
@@ -127,7 +121,7 @@ def cross_entropy(logits, target, *, weight=None, ignore_index: int = -100, labe
     if x.shape[0]:
         _backend(backend, framework).cross_entropy(x, target, weight=weight, ignore_index=ignore_index,
                                                    label_smoothing=label_smoothing, out_loss=rows)
-    return _reduce(rows.astype(dtype, copy=False), reduction, mean_denominator(target, weight, ignore_index))
+    return reduce_rows(rows.astype(dtype, copy=False), reduction, mean_denominator(target, weight, ignore_index))
 
 
 def cross_entropy_value_and_grad(logits, target, *, weight=None, ignore_index: int = -100,
@@ -148,7 +142,7 @@ def cross_entropy_value_and_grad(logits, target, *, weight=None, ignore_index: i
         _backend(backend, framework).cross_entropy(x, target, weight=weight, ignore_index=ignore_index,
                                                    label_smoothing=label_smoothing, grad_scale=scale,
                                                    out_loss=rows, out_grad=grad)
-    return _reduce(rows.astype(dtype, copy=False), reduction, denom), grad.astype(dtype, copy=False)
+    return reduce_rows(rows.astype(dtype, copy=False), reduction, denom), grad.astype(dtype, copy=False)
 
 
 def _prepare_cce(y_true, y_pred, axis, label_smoothing):
@@ -208,7 +202,7 @@ def categorical_crossentropy(y_true, y_pred, *, from_logits: bool = False, label
     check_choice("reduction", reduction, REDUCTIONS)
     framework, t, p, lead, dtype, _ = _prepare_cce(y_true, y_pred, axis, label_smoothing)
     rows = cce_rows(framework, t, p, from_logits, label_smoothing, backend)
-    return _reduce(rows.astype(dtype, copy=False).reshape(lead), reduction, float(max(rows.size, 0)))
+    return reduce_rows(rows.astype(dtype, copy=False).reshape(lead), reduction)
 
 
 def categorical_crossentropy_value_and_grad(y_true, y_pred, *, from_logits: bool = False,
@@ -222,4 +216,4 @@ def categorical_crossentropy_value_and_grad(y_true, y_pred, *, from_logits: bool
     scale = (1.0 / n if n else np.nan) if reduction == "mean" else 1.0
     rows = cce_rows(framework, t, p, from_logits, label_smoothing, backend, scale, grad)
     grad = np.moveaxis(grad.reshape(lead + (p.shape[1],)), -1, axis).astype(dtype, copy=False)
-    return _reduce(rows.astype(dtype, copy=False), reduction, float(n)), grad
+    return reduce_rows(rows.astype(dtype, copy=False), reduction), grad

@@ -14,8 +14,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..._dispatch import (check_choice, check_same_framework, compute_dtype, grad_scale,
-                          load_backend, reduce_rows, resolve_backend)
+from ..._dispatch import (array_module, check_choice, check_same_framework, compute_dtype,
+                          grad_scale, load_backend, reduce_rows, resolve_backend)
 
 OP = "multiclass_hinge"
 REDUCTIONS = ("none", "mean", "sum")
@@ -54,17 +54,9 @@ def check_label_range(labels, n_classes: int) -> None:
         raise IndexError(f"labels[{i}] = {int(labels[i])} is not a class index in [0, {n_classes})")
 
 
-def _xp(framework):
-    if framework == "device":
-        import cupy
-
-        return cupy
-    return np
-
-
 def prepare(scores, labels, weight=None, p=1) -> Prepared:
     framework = check_same_framework(scores=scores, labels=labels, weight=weight)
-    xp = _xp(framework)
+    xp = array_module(framework)
     scores, labels = xp.asarray(scores), xp.asarray(labels)
     weight = None if weight is None else xp.asarray(weight)
     check_inputs(scores.shape, scores.dtype, labels.shape, labels.dtype,
@@ -81,7 +73,7 @@ def run_rows(pr: Prepared, *, margin, p, divide_by_classes, need_grad, backend, 
              out_loss=None, out_grad=None):
     """Per-row losses ``(N,)`` and, if ``need_grad``, ``scale * d loss_i / d scores``."""
     name = resolve_backend(backend, pr.framework)
-    xp = _xp(pr.framework)
+    xp = array_module(pr.framework)
     n = pr.scores.shape[0]
     out_loss = xp.empty(n, pr.scores.dtype) if out_loss is None else out_loss
     if need_grad and out_grad is None:

@@ -78,7 +78,7 @@ def _run(scores, labels, weight, margin, p, divide, row_scale, out_loss, out_gra
 def forward(scores, labels, *, weight, margin, p, divide_by_classes, out_loss) -> None:
     """Per-row loss of ``scores (N, C)``, ``labels (N,)`` int64 into ``out_loss (N,)``."""
     no_grad = np.empty((scores.shape[0], 0), scores.dtype)
-    _run(scores, labels, weight, margin, p, divide_by_classes, np.ones(1).repeat(scores.shape[0]),
+    _run(scores, labels, weight, margin, p, divide_by_classes, np.broadcast_to(1.0, (scores.shape[0],)),
          out_loss, no_grad, False)
 
 

@@ -15,8 +15,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..._dispatch import (check_choice, check_same_framework, compute_dtype, grad_scale,
-                          load_backend, reduce_rows, resolve_backend)
+from ..._dispatch import (array_module, check_choice, check_same_framework, compute_dtype,
+                          grad_scale, load_backend, reduce_rows, resolve_backend)
 
 OP = "range_mae"
 RANGE_REDUCTIONS = ("sum", "mean")
@@ -32,14 +32,6 @@ class Prepared(NamedTuple):
     lead_shape: tuple
     dtype: np.dtype  # the caller's y_pred dtype (results are cast back to it)
     framework: str
-
-
-def _xp(framework):
-    if framework == "device":
-        import cupy
-
-        return cupy
-    return np
 
 
 def check_inputs(y_true_shape, y_pred_shape, y_true_dtype, y_pred_dtype, lengths_shape=None,
@@ -73,7 +65,7 @@ def check_lengths_range(lengths, length: int) -> None:
 def prepare(y_true, y_pred, lengths=None) -> Prepared:
     """Validate NumPy or CuPy inputs and view them as ``(rows, L)`` arrays in the compute dtype."""
     framework = check_same_framework(y_true=y_true, y_pred=y_pred, lengths=lengths)
-    xp = _xp(framework)
+    xp = array_module(framework)
     y_true, y_pred = xp.asarray(y_true), xp.asarray(y_pred)
     lengths = None if lengths is None else xp.asarray(lengths)
     check_inputs(y_true.shape, y_pred.shape, y_true.dtype, y_pred.dtype,
@@ -101,7 +93,7 @@ def run_rows(p: Prepared, *, range_reduction: str, need_grad: bool, backend: str
     """
     check_choice("range_reduction", range_reduction, RANGE_REDUCTIONS)
     name = resolve_backend(backend, p.framework)
-    xp = _xp(p.framework)
+    xp = array_module(p.framework)
     rows = p.y_pred.shape[0]
     if out_loss is None:
         out_loss = xp.empty(rows, dtype=p.y_pred.dtype)

@@ -192,7 +192,7 @@ def _check_length(y_pred):
         raise ValueError("the CUDA kernels take rows shorter than 2**24 elements in float32")
 
 
-def _lengths_arg(launch, lengths, like):
+def _lengths_arg(launch, lengths):
     """The kernels always take an int64 array; without ``lengths`` a cached 1-element one."""
     if lengths is None:
         return device_constant("no lengths", np.zeros(1, np.int64)), False
@@ -203,7 +203,7 @@ def forward(y_true, y_pred, *, lengths, mean_over_ranges: bool, out_loss, stream
     """Per-row loss of ``(rows, L)`` device (or host) arrays into ``out_loss``."""
     _check_length(y_pred)
     launch = Launch(stream)
-    n, has_n = _lengths_arg(launch, lengths, y_pred)
+    n, has_n = _lengths_arg(launch, lengths)
     blocks, threads = _grid(y_pred.shape[0])
     _forward_kernel[blocks, threads, launch.stream](
         launch.view(y_true), launch.view(y_pred), n, has_n, mean_over_ranges,
@@ -219,7 +219,7 @@ def forward_backward(y_true, y_pred, *, lengths, mean_over_ranges: bool, grad_sc
     """
     _check_length(y_pred)
     launch = Launch(stream)
-    n, has_n = _lengths_arg(launch, lengths, y_pred)
+    n, has_n = _lengths_arg(launch, lengths)
     if np.ndim(grad_scale) == 0 and not hasattr(grad_scale, "__cuda_array_interface__"):
         scale, row_scale, has_row_scale = float(grad_scale), n, False
     else:
