@@ -45,4 +45,54 @@ inline double class_row_serial(const T* x, long long n_classes, long long y, con
   return total_q * std::log(l) + a * (m - static_cast<double>(x[y])) + b * spread;
 }
 
+// Row max and l = sum exp(x - m) in double, serially.
+template <class T>
+inline void softmax_stats_serial(const T* x, long long n_classes, double& m, double& l) {
+  m = static_cast<double>(x[0]);
+  for (long long c = 1; c < n_classes; ++c) m = static_cast<double>(x[c]) > m ? static_cast<double>(x[c]) : m;
+  l = 0.0;
+  for (long long c = 0; c < n_classes; ++c) l += std::exp(static_cast<double>(x[c]) - m);
+}
+
+// The serial definition for probability targets t: q_c = w_c (t_c (1 - eps) + eps / C).
+template <class T>
+inline double prob_row_serial(const T* x, const T* t, long long n_classes, const double* w, double eps,
+                              double gs, T* g) {
+  double m, l, total_q = 0.0, spread = 0.0;
+  softmax_stats_serial(x, n_classes, m, l);
+  auto q = [&](long long c) {
+    return (w ? w[c] : 1.0) * (static_cast<double>(t[c]) * (1.0 - eps) + eps / static_cast<double>(n_classes));
+  };
+  for (long long c = 0; c < n_classes; ++c) {
+    total_q += q(c);
+    spread += q(c) * (m - static_cast<double>(x[c]));
+  }
+  if (g)
+    for (long long c = 0; c < n_classes; ++c)
+      g[c] = T(gs * xent_grad(total_q, std::exp(static_cast<double>(x[c]) - m), l, q(c)));
+  return total_q * std::log(l) + spread;
+}
+
+// The serial definition of Keras's probability cross-entropy: q = p / sum(p) clipped to
+// [1e-7, 1 - 1e-7], loss -sum t_c log q_c (t smoothed), and the gradient of exactly that:
+// -t_c / p_c where q_c is not clipped, plus sum(t over unclipped) / sum(p) everywhere.
+template <class T>
+inline double keras_row_serial(const T* t, const T* p, long long n_classes, double eps, double gs, T* g) {
+  const double lo = 1e-7, hi = 1.0 - 1e-7, smooth = eps / static_cast<double>(n_classes);
+  double total = 0.0, loss = 0.0, kept_t = 0.0;
+  for (long long c = 0; c < n_classes; ++c) total += static_cast<double>(p[c]);
+  for (long long c = 0; c < n_classes; ++c) {
+    double tc = static_cast<double>(t[c]) * (1.0 - eps) + smooth, q = static_cast<double>(p[c]) / total;
+    if (tc != 0.0) loss -= tc * std::log(q < lo ? lo : (q > hi ? hi : q));
+    if (q >= lo && q <= hi) kept_t += tc;
+  }
+  if (g)
+    for (long long c = 0; c < n_classes; ++c) {
+      double tc = static_cast<double>(t[c]) * (1.0 - eps) + smooth, pc = static_cast<double>(p[c]);
+      double q = pc / total;
+      g[c] = T(gs * ((q >= lo && q <= hi ? -tc / pc : 0.0) + kept_t / total));
+    }
+  return loss;
+}
+
 }  // namespace fastseg

@@ -1,12 +1,13 @@
-// Shared by the host tests: compare with 1e-12 relative tolerance (NaN matches NaN), count failures.
+// Shared by the host tests: compare with a relative tolerance (1e-12 unless given; NaN matches
+// NaN), count failures.
 #pragma once
 #include <cmath>
 #include <cstdio>
 
-static int failures = 0;
+inline int failures = 0;
 
-static void expect_near(double got, double want, const char* what) {
-  bool ok = (std::isnan(want) && std::isnan(got)) || std::fabs(got - want) <= 1e-12 * (1 + std::fabs(want));
+inline void expect_near(double got, double want, const char* what, double tol = 1e-12) {
+  bool ok = (std::isnan(want) && std::isnan(got)) || std::fabs(got - want) <= tol * (1 + std::fabs(want));
   if (!ok) {
     std::printf("FAIL %s: got %.17g want %.17g\n", what, got, want);
     ++failures;

@@ -1,0 +1,138 @@
+// The range_mae CUDA kernels themselves (kernels/range_mae.cu), run on the host by warp_sim,
+// against the serial row definition: random piecewise-constant rows of many lengths (vector and
+// scalar loads, tiles cut inside ranges, one-element ranges, one range per row), valid lengths
+// and lengths outside [0, L], NaN rows, both range reductions, per-row gradient scales.
+// Gradients must equal the serial ones bit for bit; losses within 1e-12 (float64) or 1e-6
+// (float32: the forward kernel subtracts in double); both lane orders must agree bit for bit.
+#include "tests/warp_sim.h"
+
+#include <cmath>
+#include <cstdio>
+#include <random>
+#include <vector>
+
+#include "range_mae.cu"
+#include "tests/expect.h"
+
+namespace {
+
+constexpr unsigned kThreads = 128;  // as fastseg/ops/range_mae/native.py launches
+
+template <class T>
+struct Case {
+  long long rows, L;
+  std::vector<T> t, p;
+  std::vector<long long> lengths;
+  std::vector<double> row_scale;
+};
+
+template <class T>
+Case<T> make_case(std::mt19937_64& rng, long long rows, long long L, int max_run) {
+  Case<T> c{rows, L, {}, {}, {}, {}};
+  std::uniform_int_distribution<int> run(1, max_run), level(0, 3);
+  std::normal_distribution<double> noise(0.0, 0.5);
+  for (long long r = 0; r < rows; ++r) {
+    long long i = 0;
+    while (i < L) {
+      T v = T(level(rng));
+      for (int k = run(rng); k > 0 && i < L; --k, ++i) c.t.push_back(v);
+    }
+  }
+  for (T v : c.t) c.p.push_back(T(v + noise(rng)));
+  for (long long k = 0; k < L && rows > 2; k += 3) c.p[1 * L + k] = T(NAN);  // a NaN row
+  std::uniform_int_distribution<long long> len(-1, L + 1);
+  for (long long r = 0; r < rows; ++r) {
+    long long n = len(rng);
+    c.lengths.push_back(r == 0 ? L : (r == 2 ? 0 : n));
+    c.row_scale.push_back(0.5 + static_cast<double>(r % 3));
+  }
+  return c;
+}
+
+bool same_bits(double a, double b) { return (std::isnan(a) && std::isnan(b)) || a == b; }
+
+template <class T>
+void check_case(const char* name, const Case<T>& c, bool use_lengths, bool mean, bool use_row_scale,
+                void (*forward)(const T*, const T*, const long long*, int, int, T*, long long, long long),
+                void (*fused)(const T*, const T*, const long long*, int, int, double, const double*, int,
+                              T*, T*, long long, long long)) {
+  const double scale = 0.25, loss_tol = sizeof(T) == 8 ? 1e-12 : 1e-6;
+  unsigned grid = static_cast<unsigned>((c.rows * 32 + kThreads - 1) / kThreads);
+  std::vector<T> loss_fwd[2], loss_fused[2], grad[2];
+  for (int o = 0; o < 2; ++o) {
+    auto order = o ? warp_sim::Order::reverse : warp_sim::Order::forward;
+    loss_fwd[o].assign(c.rows, T(-7));
+    loss_fused[o].assign(c.rows, T(-7));
+    grad[o].assign(c.t.size(), T(-7));
+    warp_sim::launch(forward, grid, kThreads, order, c.t.data(), c.p.data(), c.lengths.data(),
+                     int(use_lengths), int(mean), loss_fwd[o].data(), c.rows, c.L);
+    warp_sim::launch(fused, grid, kThreads, order, c.t.data(), c.p.data(), c.lengths.data(),
+                     int(use_lengths), int(mean), scale, c.row_scale.data(), int(use_row_scale),
+                     loss_fused[o].data(), grad[o].data(), c.rows, c.L);
+  }
+  std::vector<T> want_g(c.L);
+  int before = failures;
+  for (long long r = 0; r < c.rows && failures - before < 5; ++r) {
+    long long n = use_lengths ? c.lengths[r] : c.L;
+    double s = scale * (use_row_scale ? c.row_scale[r] : 1.0);
+    double want = fastseg::row_loss_grad_serial(&c.t[r * c.L], &c.p[r * c.L], want_g.data(), n, c.L, mean, s);
+    for (int o = 0; o < 2; ++o) {
+      for (const std::vector<T>* got : {&loss_fwd[o], &loss_fused[o]}) {
+        double g = (*got)[r];
+        bool ok = (std::isnan(want) && std::isnan(g)) || std::fabs(g - want) <= loss_tol * (1 + std::fabs(want));
+        if (!ok) {
+          std::printf("FAIL %s row %lld (n=%lld, %s kernel, %s lanes): loss %.17g want %.17g\n", name, r, n,
+                      got == &loss_fwd[o] ? "forward" : "fused", o ? "reversed" : "ordered", g, want);
+          ++failures;
+        }
+      }
+      for (long long i = 0; i < c.L; ++i)
+        if (!same_bits(grad[o][r * c.L + i], want_g[i])) {
+          std::printf("FAIL %s row %lld (n=%lld, %s lanes): grad[%lld] %.9g want %.9g\n", name, r, n,
+                      o ? "reversed" : "ordered", i, double(grad[o][r * c.L + i]), double(want_g[i]));
+          ++failures;
+          break;
+        }
+    }
+    if (!same_bits(loss_fwd[0][r], loss_fwd[1][r]) || !same_bits(loss_fused[0][r], loss_fused[1][r])) {
+      std::printf("FAIL %s row %lld: lane order changed the loss\n", name, r);
+      ++failures;
+    }
+  }
+}
+
+template <class T>
+void run_all(const char* dtype,
+             void (*forward)(const T*, const T*, const long long*, int, int, T*, long long, long long),
+             void (*fused)(const T*, const T*, const long long*, int, int, double, const double*, int,
+                           T*, T*, long long, long long)) {
+  std::mt19937_64 rng(20261127);
+  // (rows, L, longest run): L = 1, a lane's 4 elements, a tile (128) and either side of one,
+  // several tiles, odd lengths (misaligned rows: scalar loads), one range per row
+  const long long shapes[][3] = {{5, 1, 1},    {6, 4, 2},     {3, 127, 1},  {7, 128, 40},
+                                 {5, 129, 3},  {9, 300, 300}, {4, 515, 9},  {3, 1000, 120},
+                                 {2, 1024, 1}, {3, 777, 777}};
+  for (const auto& s : shapes) {
+    Case<T> c = make_case<T>(rng, s[0], s[1], static_cast<int>(s[2]));
+    char name[96];
+    for (int variant = 0; variant < 8; ++variant) {
+      bool lengths = variant & 1, mean = variant & 2, row_scale = variant & 4;
+      std::snprintf(name, sizeof name, "%s %lldx%lld runs<=%lld%s%s%s", dtype, s[0], s[1], s[2],
+                    lengths ? " lengths" : "", mean ? " mean" : "", row_scale ? " row_scale" : "");
+      check_case(name, c, lengths, mean, row_scale, forward, fused);
+    }
+  }
+}
+
+}  // namespace
+
+int main() {
+  run_all<float>("float32", range_mae_forward_f32, range_mae_fused_f32);
+  run_all<double>("float64", range_mae_forward_f64, range_mae_fused_f64);
+  if (failures) {
+    std::printf("%d failures\n", failures);
+    return 1;
+  }
+  std::printf("range_mae kernels under warp_sim: all passed\n");
+  return 0;
+}
