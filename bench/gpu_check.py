@@ -55,7 +55,28 @@ def data(rows, length, dtype, seed=0, max_ranges=12):
     return y_true.astype(dtype), y_pred.astype(dtype)
 
 
+FUSED_SCHEDULES = ("fused", "fused_unbatched")
+"""The native fused kernel's schedules (``native.FUSED_KERNEL``): checked and timed one by one."""
+
+
 def check(backend):
+    if backend != "native":
+        return check_range_mae(backend)
+    from fastseg.ops.range_mae import native
+
+    default, ok = native.FUSED_KERNEL, True
+    try:
+        for schedule in FUSED_SCHEDULES:
+            native.FUSED_KERNEL = schedule
+            print(f"range_mae native, fused schedule {schedule!r}:")
+            ok &= check_range_mae(backend)
+    finally:
+        native.FUSED_KERNEL = default
+    return ok
+
+
+def check_range_mae(backend):
+    schedule = getattr(importlib.import_module(f"fastseg.ops.range_mae.{backend}"), "FUSED_KERNEL", None)
     ok_all = True
     cases = [(3, 1), (7, 100), (64, 1000), (5, 5000), (33, 129), (1000, 64), (4, 70000),
              (17, 1001), (9, 300, 300), (1, 4099, 2000)]
@@ -82,11 +103,12 @@ def check(backend):
                                           lengths=nn, backend=backend).cpu().numpy()
                     ok = ok and np.allclose(nograd, ref_l, rtol=tol, atol=tol, equal_nan=True)
                     ok_all &= ok
-                    RESULTS["correctness"].append(dict(backend=backend, rows=rows, length=length,
+                    RESULTS["correctness"].append(dict(backend=backend, schedule=schedule, rows=rows, length=length,
                                                        dtype=np.dtype(dtype).name, range_reduction=rr,
                                                        lengths=use_lengths, ok=bool(ok)))
                     if not ok:
-                        print(f"MISMATCH {backend} {rows}x{length} {np.dtype(dtype).name} {rr} lengths={use_lengths}")
+                        print(f"MISMATCH {backend} ({schedule}) {rows}x{length} {np.dtype(dtype).name} {rr} "
+                              f"lengths={use_lengths}")
     # NumPy API with host arrays and backend= (copies to the device and back)
     t, p = data(50, 300, np.float64)
     loss, grad = fastseg.range_mae_value_and_grad(t, p, backend=backend)
@@ -278,9 +300,16 @@ def bench(backends, shapes=((4096, 1024), (65536, 1024))):
             stream = torch.cuda.current_stream().cuda_stream
             rows_out.append((f"fastseg {backend} kernel", "fwd", timed(lambda: kernels.forward(
                 t, p, lengths=None, mean_over_ranges=False, out_loss=loss_rows, stream=stream)), 8 * n))
-            rows_out.append((f"fastseg {backend} fused kernel", "fwd+bwd", timed(lambda: kernels.forward_backward(
-                t, p, lengths=None, mean_over_ranges=False, grad_scale=1.0, out_loss=loss_rows,
-                out_grad=grad, stream=stream)), 12 * n))
+            default = getattr(kernels, "FUSED_KERNEL", None)
+            for schedule in FUSED_SCHEDULES if default else (None,):
+                if schedule:
+                    kernels.FUSED_KERNEL = schedule
+                label = f"fastseg {backend} fused kernel" + (f" ({schedule})" if schedule else "")
+                rows_out.append((label, "fwd+bwd", timed(lambda: kernels.forward_backward(
+                    t, p, lengths=None, mean_over_ranges=False, grad_scale=1.0, out_loss=loss_rows,
+                    out_grad=grad, stream=stream)), 12 * n))
+            if default:
+                kernels.FUSED_KERNEL = default
 
             def torch_op():
                 q = p.detach().requires_grad_(True)

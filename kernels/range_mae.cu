@@ -6,7 +6,10 @@
 // fused:   pass 1 (left to right, t only) finds the range start entering each tile and the
 //   number of ranges with two warp reductions per tile; pass 2 (right to left) rebuilds each
 //   element's range start (prefix max) and end (suffix min), adds |t - p| / |r| and writes the
-//   gradient. Tile carries are parked in g (exact for L < 2^24 in float32).
+//   gradient. Tile carries are parked in g (exact for L < 2^24 in float32). Each pass loads a
+//   batch of tiles before it processes any (more bytes in flight per warp: the single-tile
+//   schedule was latency-bound), and pass 2 reads and writes with cache-streaming hints, so
+//   that the t lines pass 1 brought into L2 are the ones that stay there.
 // Deterministic: fixed shuffle trees, no atomics. Loaded by fastseg/ops/range_mae/native.py.
 #include "range_mae_row.cuh"
 
@@ -30,20 +33,23 @@ __device__ __forceinline__ double warp_sum(double x) {
 }
 
 // v[k] = a[i0 + k] for i0 + k < n, else fill; one or two 16-byte loads when aligned and full.
-template <class T>
-__device__ __forceinline__ void load_vec(const T* a, int i0, int n, T (&v)[kVec], T fill) {
+// kStream marks the last read of the data (cache-streaming: evict first from L2), so that the
+// lines pass 1 read stay cached for pass 2.
+template <class T, bool kStream = false>
+__device__ __forceinline__ void load_vec(const T* __restrict__ a, int i0, int n, T (&v)[kVec], T fill) {
   const T* src = a + i0;
   if (i0 + kVec <= n && (reinterpret_cast<unsigned long long>(src) & 15) == 0) {
     const int4* s4 = reinterpret_cast<const int4*>(src);
     int4* d4 = reinterpret_cast<int4*>(v);
 #pragma unroll
-    for (int q = 0; q < int(kVec * sizeof(T) / 16); ++q) d4[q] = s4[q];
+    for (int q = 0; q < int(kVec * sizeof(T) / 16); ++q) d4[q] = kStream ? __ldcs(s4 + q) : s4[q];
   } else {
 #pragma unroll
-    for (int k = 0; k < kVec; ++k) v[k] = i0 + k < n ? src[k] : fill;
+    for (int k = 0; k < kVec; ++k) v[k] = i0 + k < n ? (kStream ? __ldcs(src + k) : src[k]) : fill;
   }
 }
 
+// a[i0 + k] = v[k] for i0 + k < n, with cache-streaming stores (the data is not read again).
 template <class T>
 __device__ __forceinline__ void store_vec(T* a, int i0, int n, const T (&v)[kVec]) {
   T* dst = a + i0;
@@ -51,11 +57,11 @@ __device__ __forceinline__ void store_vec(T* a, int i0, int n, const T (&v)[kVec
     const int4* s4 = reinterpret_cast<const int4*>(v);
     int4* d4 = reinterpret_cast<int4*>(dst);
 #pragma unroll
-    for (int q = 0; q < int(kVec * sizeof(T) / 16); ++q) d4[q] = s4[q];
+    for (int q = 0; q < int(kVec * sizeof(T) / 16); ++q) __stcs(d4 + q, s4[q]);
   } else {
 #pragma unroll
     for (int k = 0; k < kVec; ++k)
-      if (i0 + k < n) dst[k] = v[k];
+      if (i0 + k < n) __stcs(dst + k, v[k]);
   }
 }
 
@@ -157,9 +163,32 @@ __device__ __forceinline__ int exclusive_max(int v, int carry, int lane) {
   return (lane == 0 || excl < carry) ? carry : excl;
 }
 
+// One lane's share of a warp tile for pass 2: its kVec elements of t and p, the neighbours
+// either side, and the start of the range entering the tile (parked in g by pass 1).
 template <class T>
-__device__ void fused_row(const T* t, const T* p, T* g, int n, long long L, bool mean,
-                          double scale, T* out_loss, int lane) {
+struct Tile {
+  __align__(16) T t[kVec];
+  __align__(16) T p[kVec];
+  T before, after;
+  int entering;
+};
+
+template <class T>
+__device__ __forceinline__ void load_tile(const T* __restrict__ t, const T* __restrict__ p,
+                                          const T* g, int base, int n, int lane, Tile<T>& x) {
+  int i0 = base + lane * kVec;
+  load_vec<T, true>(t, i0, n, x.t, T(0));
+  load_vec<T, true>(p, i0, n, x.p, T(0));
+  x.before = (i0 > 0 && i0 <= n) ? t[i0 - 1] : x.t[0];
+  x.after = i0 + kVec < n ? t[i0 + kVec] : x.t[kVec - 1];
+  x.entering = static_cast<int>(g[base]);
+}
+
+// kBatch1 / kBatch2 tiles are loaded before any is processed, in pass 1 / pass 2: the loads of a
+// batch are independent, so a warp keeps that many tiles of memory traffic in flight.
+template <class T, int kBatch1, int kBatch2>
+__device__ void fused_row(const T* __restrict__ t, const T* __restrict__ p, T* __restrict__ g,
+                          int n, long long L, bool mean, double scale, T* out_loss, int lane) {
   if (n < 0 || n > L) {
     for (long long i = lane; i < L; i += 32) g[i] = T(quiet_nan());
     if (lane == 0) *out_loss = T(quiet_nan());
@@ -170,25 +199,34 @@ __device__ void fused_row(const T* t, const T* p, T* g, int n, long long L, bool
   // pass 1, left to right, reading t only: the start of the range open at each tile's first
   // element (parked in g at that element until pass 2 reads it) and the number of ranges
   int carry_start = 0, n_ranges = 0;
-  for (int base = 0; base < n; base += kTile) {
-    if (lane == 0) g[base] = T(carry_start);
-    int i0 = base + lane * kVec;
-    __align__(16) T tv[kVec];
-    load_vec(t, i0, n, tv, T(0));
-    T before = (i0 > 0 && i0 <= n) ? t[i0 - 1] : tv[0];
-    bool head[kVec];
-    heads_of(tv, before, i0, n, head);
-    int last = -1, heads = 0;
+  for (int batch = 0; batch < n; batch += kBatch1 * kTile) {
+    __align__(16) T tv[kBatch1][kVec];
+    T before[kBatch1];
 #pragma unroll
-    for (int k = 0; k < kVec; ++k) {
-      if (head[k]) {
-        last = i0 + k;
-        ++heads;
-      }
+    for (int b = 0; b < kBatch1; ++b) {
+      int i0 = batch + b * kTile + lane * kVec;
+      load_vec<T, false>(t, i0, n, tv[b], T(0));
+      before[b] = (i0 > 0 && i0 <= n) ? t[i0 - 1] : tv[b][0];
     }
-    int tile_last = __reduce_max_sync(kFull, last);
-    if (tile_last > carry_start) carry_start = tile_last;
-    n_ranges += __reduce_add_sync(kFull, heads);
+#pragma unroll
+    for (int b = 0; b < kBatch1; ++b) {
+      int base = batch + b * kTile, i0 = base + lane * kVec;
+      if (base >= n) break;
+      if (lane == 0) g[base] = T(carry_start);
+      bool head[kVec];
+      heads_of(tv[b], before[b], i0, n, head);
+      int last = -1, heads = 0;
+#pragma unroll
+      for (int k = 0; k < kVec; ++k) {
+        if (head[k]) {
+          last = i0 + k;
+          ++heads;
+        }
+      }
+      int tile_last = __reduce_max_sync(kFull, last);
+      if (tile_last > carry_start) carry_start = tile_last;
+      n_ranges += __reduce_add_sync(kFull, heads);
+    }
   }
   __syncwarp();
   if (mean && n_ranges > 0) scale /= static_cast<double>(n_ranges);
@@ -197,61 +235,79 @@ __device__ void fused_row(const T* t, const T* p, T* g, int n, long long L, bool
   // end (suffix min of "the next element starts a range"), then the loss and the gradient
   double loss = 0.0;
   int carry_end = n;
-  for (int base = ((n + kTile - 1) / kTile - 1) * kTile; base >= 0; base -= kTile) {
-    int tile_carry = static_cast<int>(g[base]);
-    int i0 = base + lane * kVec;
-    __align__(16) T tv[kVec];
-    __align__(16) T pv[kVec];
-    load_vec(t, i0, n, tv, T(0));
-    load_vec(p, i0, n, pv, T(0));
-    T before = (i0 > 0 && i0 <= n) ? t[i0 - 1] : tv[0];
-    T after = i0 + kVec < n ? t[i0 + kVec] : tv[kVec - 1];
-    bool head[kVec];
-    heads_of(tv, before, i0, n, head);
-    int start[kVec], last = -1;
+  for (int top = ((n + kTile - 1) / kTile - 1) * kTile; top >= 0; top -= kBatch2 * kTile) {
+    Tile<T> tiles[kBatch2];
 #pragma unroll
-    for (int k = 0; k < kVec; ++k) {
-      if (head[k]) last = i0 + k;
-      start[k] = last;
-    }
-    int entering = exclusive_max(last, tile_carry, lane);
-    int end[kVec], first = n;
+    for (int b = 0; b < kBatch2; ++b)
+      if (top - b * kTile >= 0) load_tile(t, p, g, top - b * kTile, n, lane, tiles[b]);
+    __syncwarp();  // every lane has read the batch's parked carries before they are overwritten
 #pragma unroll
-    for (int k = kVec - 1; k >= 0; --k) {
-      int next = i0 + k + 1;
-      if (next < n && (k + 1 < kVec ? tv[k + 1] : after) != tv[k]) first = next;
-      end[k] = first;
-    }
-    int incl = first;
-    for (int off = 1; off < 32; off <<= 1) {
-      int o = __shfl_down_sync(kFull, incl, off);
-      if (lane + off < 32 && o < incl) incl = o;
-    }
-    int leaving = __shfl_down_sync(kFull, incl, 1);
-    if (lane == 31 || carry_end < leaving) leaving = carry_end;
-    __syncwarp();  // every lane has read g[base] before it is overwritten below
-    __align__(16) T gv[kVec];
+    for (int b = 0; b < kBatch2; ++b) {
+      int base = top - b * kTile, i0 = base + lane * kVec;
+      if (base < 0) break;
+      const Tile<T>& x = tiles[b];
+      bool head[kVec];
+      heads_of(x.t, x.before, i0, n, head);
+      int start[kVec], last = -1;
 #pragma unroll
-    for (int k = 0; k < kVec; ++k) {
-      gv[k] = T(0);
-      if (i0 + k < n) {
-        int s0 = start[k] > entering ? start[k] : entering;
-        int e = end[k] < leaving ? end[k] : leaving;
-        double w = 1.0 / static_cast<double>(e - s0);
-        T d = tv[k] - pv[k];
-        loss += abs_value(static_cast<double>(d)) * w;
-        gv[k] = grad_value(d, T(scale * w));
+      for (int k = 0; k < kVec; ++k) {
+        if (head[k]) last = i0 + k;
+        start[k] = last;
       }
+      int entering = exclusive_max(last, x.entering, lane);
+      int end[kVec], first = n;
+#pragma unroll
+      for (int k = kVec - 1; k >= 0; --k) {
+        int next = i0 + k + 1;
+        if (next < n && (k + 1 < kVec ? x.t[k + 1] : x.after) != x.t[k]) first = next;
+        end[k] = first;
+      }
+      int incl = first;
+      for (int off = 1; off < 32; off <<= 1) {
+        int o = __shfl_down_sync(kFull, incl, off);
+        if (lane + off < 32 && o < incl) incl = o;
+      }
+      int leaving = __shfl_down_sync(kFull, incl, 1);
+      if (lane == 31 || carry_end < leaving) leaving = carry_end;
+      __align__(16) T gv[kVec];
+#pragma unroll
+      for (int k = 0; k < kVec; ++k) {
+        gv[k] = T(0);
+        if (i0 + k < n) {
+          int s0 = start[k] > entering ? start[k] : entering;
+          int e = end[k] < leaving ? end[k] : leaving;
+          double w = 1.0 / static_cast<double>(e - s0);
+          T d = x.t[k] - x.p[k];
+          loss += abs_value(static_cast<double>(d)) * w;
+          gv[k] = grad_value(d, T(scale * w));
+        }
+      }
+      store_vec(g, i0, n, gv);
+      int tile_min = __shfl_sync(kFull, incl, 0);
+      if (tile_min < carry_end) carry_end = tile_min;
     }
-    store_vec(g, i0, n, gv);
-    int tile_min = __shfl_sync(kFull, incl, 0);
-    if (tile_min < carry_end) carry_end = tile_min;
   }
   loss = warp_sum(loss);
   if (lane == 0) *out_loss = T(finish_loss(loss, n_ranges, mean));
 }
 
 }  // namespace fastseg
+
+// One fused kernel per batching schedule: range_mae_<name>_<f32|f64>. "fused" is the one
+// fastseg/ops/range_mae/native.py launches; "fused_unbatched" (one tile at a time, the schedule
+// first measured) stays for bench/gpu_check.py to time against it.
+#define FASTSEG_RANGE_MAE_FUSED(T, SUFFIX, NAME, BATCH1, BATCH2)                                \
+  extern "C" __global__ void range_mae_##NAME##_##SUFFIX(                                      \
+      const T* t, const T* p, const long long* lengths, int has_lengths, int mean,             \
+      double scale, const double* row_scale, int has_row_scale, T* out_loss, T* out_grad,      \
+      long long rows, long long L) {                                                           \
+    long long row = (static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x) / 32;      \
+    if (row >= rows) return;                                                                   \
+    fastseg::fused_row<T, BATCH1, BATCH2>(                                                     \
+        t + row * L, p + row * L, out_grad + row * L,                                          \
+        fastseg::row_length(lengths, has_lengths, row, L), L, mean != 0,                       \
+        scale * (has_row_scale ? row_scale[row] : 1.0), out_loss + row, threadIdx.x & 31);     \
+  }
 
 #define FASTSEG_RANGE_MAE_KERNELS(T, SUFFIX)                                                   \
   extern "C" __global__ void range_mae_forward_##SUFFIX(                                       \
@@ -260,20 +316,11 @@ __device__ void fused_row(const T* t, const T* p, T* g, int n, long long L, bool
     long long row = (static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x) / 32;      \
     if (row >= rows) return;                                                                   \
     fastseg::forward_row<T>(t + row * L, p + row * L,                                          \
-                            fastseg::row_length(lengths, has_lengths, row, L), L,         \
+                            fastseg::row_length(lengths, has_lengths, row, L), L,              \
                             mean != 0, out_loss + row, threadIdx.x & 31);                      \
   }                                                                                            \
-  extern "C" __global__ void range_mae_fused_##SUFFIX(                                         \
-      const T* t, const T* p, const long long* lengths, int has_lengths, int mean,             \
-      double scale, const double* row_scale, int has_row_scale, T* out_loss, T* out_grad,      \
-      long long rows, long long L) {                                                           \
-    long long row = (static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x) / 32;      \
-    if (row >= rows) return;                                                                   \
-    fastseg::fused_row<T>(t + row * L, p + row * L, out_grad + row * L,                        \
-                          fastseg::row_length(lengths, has_lengths, row, L), L, mean != 0, \
-                          scale * (has_row_scale ? row_scale[row] : 1.0), out_loss + row,      \
-                          threadIdx.x & 31);                                                   \
-  }
+  FASTSEG_RANGE_MAE_FUSED(T, SUFFIX, fused, 4, 2)                                              \
+  FASTSEG_RANGE_MAE_FUSED(T, SUFFIX, fused_unbatched, 1, 1)
 
 FASTSEG_RANGE_MAE_KERNELS(float, f32)
 FASTSEG_RANGE_MAE_KERNELS(double, f64)

@@ -1,14 +1,17 @@
 // The range_mae CUDA kernels themselves (kernels/range_mae.cu), run on the host by warp_sim,
 // against the serial row definition: random piecewise-constant rows of many lengths (vector and
 // scalar loads, tiles cut inside ranges, one-element ranges, one range per row), valid lengths
-// and lengths outside [0, L], NaN rows, both range reductions, per-row gradient scales.
-// Gradients must equal the serial ones bit for bit; losses within 1e-12 (float64) or 1e-6
-// (float32: the forward kernel subtracts in double); both lane orders must agree bit for bit.
+// (one ending at a tile boundary) and lengths outside [0, L], NaN rows, both range reductions,
+// per-row gradient scales. Every exported fused schedule is checked. Gradients must equal the
+// serial ones bit for bit; losses agree within 1e-12 (float64) or 1e-6 (float32: the forward
+// kernel subtracts in double); both lane orders must agree bit for bit.
 #include "tests/warp_sim.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <random>
+#include <utility>
 #include <vector>
 
 #include "range_mae.cu"
@@ -17,6 +20,7 @@
 namespace {
 
 constexpr unsigned kThreads = 128;  // as fastseg/ops/range_mae/native.py launches
+constexpr long long kTileElems = fastseg::kTile;  // a length ending exactly at a tile boundary
 
 template <class T>
 struct Case {
@@ -43,7 +47,7 @@ Case<T> make_case(std::mt19937_64& rng, long long rows, long long L, int max_run
   std::uniform_int_distribution<long long> len(-1, L + 1);
   for (long long r = 0; r < rows; ++r) {
     long long n = len(rng);
-    c.lengths.push_back(r == 0 ? L : (r == 2 ? 0 : n));
+    c.lengths.push_back(r == 0 ? L : r == 2 ? 0 : r == 3 ? std::min<long long>(L, 2 * kTileElems) : n);
     c.row_scale.push_back(0.5 + static_cast<double>(r % 3));
   }
   return c;
@@ -52,10 +56,14 @@ Case<T> make_case(std::mt19937_64& rng, long long rows, long long L, int max_run
 bool same_bits(double a, double b) { return (std::isnan(a) && std::isnan(b)) || a == b; }
 
 template <class T>
+using Forward = void (*)(const T*, const T*, const long long*, int, int, T*, long long, long long);
+template <class T>
+using Fused = void (*)(const T*, const T*, const long long*, int, int, double, const double*, int, T*, T*,
+                       long long, long long);
+
+template <class T>
 void check_case(const char* name, const Case<T>& c, bool use_lengths, bool mean, bool use_row_scale,
-                void (*forward)(const T*, const T*, const long long*, int, int, T*, long long, long long),
-                void (*fused)(const T*, const T*, const long long*, int, int, double, const double*, int,
-                              T*, T*, long long, long long)) {
+                Forward<T> forward, Fused<T> fused) {
   const double scale = 0.25, loss_tol = sizeof(T) == 8 ? 1e-12 : 1e-6;
   unsigned grid = static_cast<unsigned>((c.rows * 32 + kThreads - 1) / kThreads);
   std::vector<T> loss_fwd[2], loss_fused[2], grad[2];
@@ -102,10 +110,7 @@ void check_case(const char* name, const Case<T>& c, bool use_lengths, bool mean,
 }
 
 template <class T>
-void run_all(const char* dtype,
-             void (*forward)(const T*, const T*, const long long*, int, int, T*, long long, long long),
-             void (*fused)(const T*, const T*, const long long*, int, int, double, const double*, int,
-                           T*, T*, long long, long long)) {
+void run_all(const char* dtype, Forward<T> forward, std::vector<std::pair<const char*, Fused<T>>> fused) {
   std::mt19937_64 rng(20261127);
   // (rows, L, longest run): L = 1, a lane's 4 elements, a tile (128) and either side of one,
   // several tiles, odd lengths (misaligned rows: scalar loads), one range per row
@@ -114,21 +119,24 @@ void run_all(const char* dtype,
                                  {2, 1024, 1}, {3, 777, 777}};
   for (const auto& s : shapes) {
     Case<T> c = make_case<T>(rng, s[0], s[1], static_cast<int>(s[2]));
-    char name[96];
-    for (int variant = 0; variant < 8; ++variant) {
-      bool lengths = variant & 1, mean = variant & 2, row_scale = variant & 4;
-      std::snprintf(name, sizeof name, "%s %lldx%lld runs<=%lld%s%s%s", dtype, s[0], s[1], s[2],
-                    lengths ? " lengths" : "", mean ? " mean" : "", row_scale ? " row_scale" : "");
-      check_case(name, c, lengths, mean, row_scale, forward, fused);
-    }
+    char name[128];
+    for (const auto& [kernel, fused_kernel] : fused)
+      for (int variant = 0; variant < 8; ++variant) {
+        bool lengths = variant & 1, mean = variant & 2, row_scale = variant & 4;
+        std::snprintf(name, sizeof name, "%s %s %lldx%lld runs<=%lld%s%s%s", dtype, kernel, s[0], s[1], s[2],
+                      lengths ? " lengths" : "", mean ? " mean" : "", row_scale ? " row_scale" : "");
+        check_case(name, c, lengths, mean, row_scale, forward, fused_kernel);
+      }
   }
 }
 
 }  // namespace
 
 int main() {
-  run_all<float>("float32", range_mae_forward_f32, range_mae_fused_f32);
-  run_all<double>("float64", range_mae_forward_f64, range_mae_fused_f64);
+  run_all<float>("float32", range_mae_forward_f32,
+                 {{"fused", range_mae_fused_f32}, {"fused_unbatched", range_mae_fused_unbatched_f32}});
+  run_all<double>("float64", range_mae_forward_f64,
+                  {{"fused", range_mae_fused_f64}, {"fused_unbatched", range_mae_fused_unbatched_f64}});
   if (failures) {
     std::printf("%d failures\n", failures);
     return 1;

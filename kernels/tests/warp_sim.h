@@ -210,6 +210,11 @@ inline int __reduce_max_sync(unsigned mask, int v) { return warp_sim::reduce(war
 inline unsigned __reduce_max_sync(unsigned mask, unsigned v) {
   return warp_sim::reduce(warp_sim::Op::reduce_max, mask, v);
 }
+// Cache-hinted loads and stores: plain memory accesses on the host.
+template <class V>
+V __ldcs(const V* p) { return *p; }
+template <class V>
+void __stcs(V* p, V v) { *p = v; }
 inline void __syncwarp(unsigned mask = warp_sim::kFullMask) {
   warp_sim::arrive(warp_sim::Op::syncwarp, mask, 0, 0);
 }

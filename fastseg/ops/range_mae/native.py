@@ -13,6 +13,9 @@ from ..._native import Call, load_module
 
 OP = "range_mae"
 THREADS = 128  # 4 warps, one row each
+FUSED_KERNEL = "fused"
+"""The fused kernel schedule ``forward_backward`` launches: ``"fused"`` (tiles loaded in batches)
+or ``"fused_unbatched"`` (one tile at a time); ``bench/gpu_check.py`` times both."""
 _SUFFIX = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}
 
 
@@ -42,7 +45,7 @@ def forward_backward(y_true, y_pred, *, lengths, mean_over_ranges: bool, grad_sc
         t, p = call.inp(y_true), call.inp(y_pred)
         n, has_n = call.lengths(lengths)
         scale, row_scale, has_rs = call.scalar_or_rows(grad_scale)
-        _launch("fused", p, (t, p, n, has_n, np.int32(mean_over_ranges), scale, row_scale, has_rs,
+        _launch(FUSED_KERNEL, p, (t, p, n, has_n, np.int32(mean_over_ranges), scale, row_scale, has_rs,
                              call.out(out_loss), call.out(out_grad)), call.stream)
 
 
