@@ -337,8 +337,10 @@ def bench(backends, shapes=((4096, 1024), (65536, 1024))):
 
 
 def overhead_breakdown(backend, shape=(4096, 1024), reps=50):
-    """Host wall time per call, layer by layer: kernel call, custom-op impl, the registered op,
-    the full autograd step (synchronised once at the end, so launches queue up)."""
+    """Host wall time per call, layer by layer: the kernel call with torch tensors (views made
+    through ``__cuda_array_interface__``) and with device buffers by address (what fastseg.torch
+    passes), the custom-op impl, the registered op, the full autograd step (synchronised once at
+    the end, so launches queue up)."""
     import importlib
     from fastseg.torch.range_mae import _rows_impl
 
@@ -352,10 +354,16 @@ def overhead_breakdown(backend, shape=(4096, 1024), reps=50):
         q = p.detach().requires_grad_(True)
         ft.range_mae(t, q, backend=backend).backward()
 
+    from fastseg.torch._rowloss import device_buffer
+
+    bt, bp, bloss, bgrad = map(device_buffer, (t, p, loss, grad))
     layers = [
-        ("kernel call", lambda: kernels.forward_backward(t, p, lengths=None, mean_over_ranges=False,
-                                                         grad_scale=1.0, out_loss=loss, out_grad=grad,
-                                                         stream=stream)),
+        ("kernel call, tensors", lambda: kernels.forward_backward(t, p, lengths=None, mean_over_ranges=False,
+                                                                  grad_scale=1.0, out_loss=loss, out_grad=grad,
+                                                                  stream=stream)),
+        ("kernel call, buffers", lambda: kernels.forward_backward(bt, bp, lengths=None, mean_over_ranges=False,
+                                                                  grad_scale=1.0, out_loss=bloss, out_grad=bgrad,
+                                                                  stream=stream)),
         ("custom-op impl", lambda: _rows_impl(t, p, None, False, backend, True)),
         ("registered op", lambda: torch.ops.fastseg.range_mae_rows(t, p, None, False, backend, True)),
         ("range_mae + backward", step),

@@ -1,5 +1,5 @@
 """CuPy plumbing shared by every op's ``native`` backend: finding and loading the CUDA C++
-kernels, zero-copy views of device buffers, launching on the caller's stream."""
+kernels, zero-copy views of device buffers, launching on the caller's device and stream."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from pathlib import Path
 
 import cupy
 import numpy as np
+
+from ._device import DeviceBuffer
 
 
 def kernel_dirs() -> list[Path]:
@@ -42,6 +44,27 @@ def load_module(op: str, from_source: bool = False) -> cupy.RawModule:
     return cupy.RawModule(code=source.read_text(), options=("-std=c++17", f"-I{source.parent}"))
 
 
+THREADS = 128
+"""Threads per block of every native kernel: 4 warps, one row each."""
+
+NULL = np.uint64(0)
+"""The argument for an absent optional array (the kernels read it only when its flag is set)."""
+
+
+@functools.lru_cache(maxsize=None)
+def function(op: str, name: str, device: int):
+    """Kernel ``name`` of ``kernels/<op>.cu`` on CUDA device ``device`` (looked up once)."""
+    with cupy.cuda.Device(device):
+        return load_module(op).get_function(name)
+
+
+@functools.lru_cache(maxsize=64)
+def external_stream(ptr: int, device: int):
+    """A CuPy handle on the caller's stream (e.g. torch's current stream), made once per stream."""
+    with cupy.cuda.Device(device):
+        return cupy.cuda.ExternalStream(ptr)
+
+
 def wrap(x):
     """A CuPy view of a ``__cuda_array_interface__`` object (by pointer), or a device copy of a
     NumPy array."""
@@ -58,34 +81,61 @@ def wrap(x):
     return cupy.ndarray(shape, dtype, cupy.cuda.MemoryPointer(mem, 0), strides=strides)
 
 
-@functools.lru_cache(maxsize=None)
-def dummy(device: int, dtype: str) -> cupy.ndarray:
-    with cupy.cuda.Device(device):
-        return cupy.zeros(1, dtype)
+def _device_of(x) -> int | None:
+    if isinstance(x, DeviceBuffer):
+        return x.device
+    if isinstance(x, cupy.ndarray):
+        return x.device.id
+    return None
 
 
 class Call:
-    """Device views of the arguments; outputs that live on the host are copied back at the end."""
+    """One kernel call: device views of the arguments, on the device of the first device array
+    (else CuPy's current one) and the caller's stream; outputs that live on the host are copied
+    back at the end. :class:`~fastseg._device.DeviceBuffer` arguments of the right dtype go to
+    the kernel as bare addresses: no view object is made for them."""
 
-    def __init__(self, stream):
-        self.stream = cupy.cuda.ExternalStream(stream) if stream else cupy.cuda.get_current_stream()
+    def __init__(self, stream, *arrays):
+        self._stream_ptr = stream
+        self.device = next((d for d in map(_device_of, arrays) if d is not None), None)
         self.copy_back = []
 
     def __enter__(self):
+        if self.device is None:
+            self.device = cupy.cuda.Device().id
+        self._device = cupy.cuda.Device(self.device)
+        self._device.__enter__()
+        self.stream = (external_stream(self._stream_ptr, self.device) if self._stream_ptr
+                       else cupy.cuda.get_current_stream())
         self.stream.__enter__()
         return self
 
     def __exit__(self, *exc):
-        if exc[0] is None:
-            for dev, host in self.copy_back:
-                dev.get(out=host, stream=self.stream)
-            self.stream.synchronize() if self.copy_back else None
-        self.stream.__exit__(*exc)
+        try:
+            if exc[0] is None:
+                for dev, host in self.copy_back:
+                    dev.get(out=host, stream=self.stream)
+                if self.copy_back:
+                    self.stream.synchronize()
+            self.stream.__exit__(*exc)
+        finally:
+            self._device.__exit__(*exc)
 
-    def inp(self, x):
-        return None if x is None else cupy.ascontiguousarray(wrap(x))
+    def inp(self, x, dtype=None):
+        """A C-contiguous device view of input ``x`` (a copy where it is on the host, strided, or
+        of another dtype than ``dtype``); None stays None."""
+        if x is None:
+            return None
+        if isinstance(x, DeviceBuffer) and (dtype is None or x.dtype == dtype):
+            return x
+        dev = cupy.ascontiguousarray(wrap(x))
+        return dev if dtype is None else dev.astype(dtype, copy=False)
 
     def out(self, x):
+        """The device buffer the kernel writes for output ``x`` (a scratch one, copied back at the
+        end, where ``x`` is a NumPy array)."""
+        if isinstance(x, DeviceBuffer):
+            return x
         if isinstance(x, np.ndarray):
             work = cupy.empty(x.shape, x.dtype)
             self.copy_back.append((work, x))
@@ -98,10 +148,21 @@ class Call:
     def scalar_or_rows(self, grad_scale):
         """``(scale, row_scale array, has_row_scale)`` for a scalar or ``(rows,)`` gradient scale."""
         if np.ndim(grad_scale) == 0 and not hasattr(grad_scale, "__cuda_array_interface__"):
-            return np.float64(grad_scale), dummy(cupy.cuda.Device().id, "float64"), np.int32(0)
-        return np.float64(1.0), self.inp(grad_scale).astype(np.float64, copy=False), np.int32(1)
+            return np.float64(grad_scale), NULL, np.int32(0)
+        return np.float64(1.0), self.inp(grad_scale, np.float64), np.int32(1)
 
     def lengths(self, lengths):
+        """``(lengths array, has_lengths)``."""
         if lengths is None:
-            return dummy(cupy.cuda.Device().id, "int64"), np.int32(0)
-        return self.inp(lengths).astype(np.int64, copy=False), np.int32(1)
+            return NULL, np.int32(0)
+        return self.inp(lengths, np.int64), np.int32(1)
+
+    def optional(self, x, dtype):
+        """``(array or NULL, flag)`` for an optional input such as class weights."""
+        return (NULL, np.int32(0)) if x is None else (self.inp(x, dtype), np.int32(1))
+
+    def launch(self, op: str, name: str, rows: int, args) -> None:
+        """Run kernel ``name`` of ``kernels/<op>.cu`` with one warp per row on the call's stream."""
+        blocks = (rows * 32 + THREADS - 1) // THREADS
+        args = tuple(np.uint64(a.ptr) if isinstance(a, DeviceBuffer) else a for a in args)
+        function(op, name, self.device)((blocks,), (THREADS,), args, stream=self.stream)

@@ -130,25 +130,31 @@ def test_all_rows_ignored_mean_is_nan_like_torch():
     assert torch.isnan(ft.cross_entropy(x, y)) and torch.isnan(F.cross_entropy(x, y))
 
 
-def test_simulator_cuda_kernels_match_reference():
-    import os
-    pytest.importorskip("numba.cuda")
-    if os.environ.get("NUMBA_ENABLE_CUDASIM") != "1":
-        pytest.skip("real GPU: bench/gpu_check.py covers it")
-    from fastseg.ops.cross_entropy import cuda as backend
+@pytest.mark.parametrize("backend, as_buffers", [("cuda", False), ("native", False), ("native", True)])
+def test_device_kernels_on_host_match_reference(request, backend, as_buffers):
+    """The Numba CUDA kernels on the simulator; the CUDA C++ kernels behind the native backend's
+    Python launch code on the host (tests/host_cupy.py), with host arrays (copied in and out)
+    or buffers by address (as fastseg.torch passes CUDA tensors)."""
+    from host_cupy import backend_on_host, host_buffer
+    kernels = backend_on_host(request, "cross_entropy", backend)
+    dev = host_buffer if as_buffers else (lambda a: a)
     rng = np.random.default_rng(7)
     x, w = 3 * rng.standard_normal((4, 150)), rng.random(150)
     y, scale = np.array([3, -100, 149, 200]), np.array([1.0, 2.0, 3.0, 4.0])
     loss, grad = np.empty(4), np.empty_like(x)
-    backend.cross_entropy(x, y, weight=w, ignore_index=-100, label_smoothing=0.2, grad_scale=scale,
-                          out_loss=loss, out_grad=grad)
+    kernels.cross_entropy(dev(x), dev(y), weight=dev(w), ignore_index=-100, label_smoothing=0.2,
+                          grad_scale=dev(scale), out_loss=dev(loss), out_grad=dev(grad))
     ref_l, ref_g, _ = reference.cross_entropy_rows(x[:3], y[:3], w, label_smoothing=0.2, need_grad=True)
     np.testing.assert_allclose(loss[:3], ref_l, rtol=1e-12)
     np.testing.assert_allclose(grad[:3], ref_g * scale[:3, None], rtol=1e-12, atol=1e-15)
     assert np.isnan(loss[3]) and np.isnan(grad[3]).all()  # label 200: NaN row, no out-of-bounds read
+    probs = rng.dirichlet(np.ones(150), 4)
+    kernels.cross_entropy(dev(x), dev(probs), weight=None, ignore_index=-100, label_smoothing=0.0,
+                          out_loss=dev(loss))
+    np.testing.assert_allclose(loss, reference.cross_entropy_rows(x, probs)[0], rtol=1e-12)
     t, p = np.eye(150)[[0, 5, 9, 149]], rng.random((4, 150))
     p[0, 3] = 1e-12
-    backend.keras_probabilities(t, p, label_smoothing=0.0, out_loss=loss, out_grad=grad)
+    kernels.keras_probabilities(dev(t), dev(p), label_smoothing=0.0, out_loss=dev(loss), out_grad=dev(grad))
     ref_l, ref_g = reference.categorical_crossentropy_rows(t, p, need_grad=True)
     np.testing.assert_allclose(loss, ref_l, rtol=1e-12)
     np.testing.assert_allclose(grad, ref_g, rtol=1e-12)

@@ -1,7 +1,6 @@
-"""multiclass_hinge and svm_loss on the host (reference, Numba CPU) and the Numba CUDA kernel on the
-simulator: hand values, hypothesis vs the reference, the seed's SVM loop, bad labels."""
-
-import os
+"""multiclass_hinge and svm_loss on the host (reference, Numba CPU), the Numba CUDA kernel on the
+simulator and the CUDA C++ kernel on the host: hand values, hypothesis vs the reference, the
+seed's SVM loop, bad labels."""
 
 import numpy as np
 import pytest
@@ -11,6 +10,7 @@ from hypothesis.extra import numpy as hnp
 
 import fastseg
 from fastseg.ops.multiclass_hinge import reference
+from host_cupy import backend_on_host, host_buffer
 from tolerance import assert_close
 
 CS231N_SCORES = np.array([[3.2, 5.1, -1.7], [1.3, 4.9, 2.0], [2.2, 2.5, -3.1]])
@@ -137,22 +137,29 @@ def test_kernel_never_reads_out_of_bounds_for_bad_labels(dtype):
     assert loss[0] == 3 and np.isnan(loss[1:]).all() and np.isnan(grad[1:]).all()
 
 
-def test_simulator_cuda_matches_reference():
-    pytest.importorskip("numba.cuda")
-    if os.environ.get("NUMBA_ENABLE_CUDASIM") != "1":
-        pytest.skip("real GPU: bench/gpu_check.py covers it")
-    from fastseg.ops.multiclass_hinge import cuda as backend
+@pytest.mark.parametrize("backend, as_buffers", [("cuda", False), ("native", False), ("native", True)])
+def test_device_kernels_on_host_match_reference(request, backend, as_buffers):
+    """The Numba CUDA kernel on the simulator; the CUDA C++ kernel behind the native backend's
+    Python launch code on the host (tests/host_cupy.py), with host arrays (copied in and out)
+    or buffers by address (as fastseg.torch passes CUDA tensors)."""
+    kernels = backend_on_host(request, "multiclass_hinge", backend)
+    dev = host_buffer if as_buffers else (lambda a: a)
     rng = np.random.default_rng(2)
-    s, y = rng.standard_normal((3, 150)), np.array([0, 149, 7])
-    y_bad = np.array([0, 150, 7])
-    w = rng.random(150)
+    s, y = rng.standard_normal((5, 150)), np.array([0, 149, 7, 33, 1])
+    y_bad = np.array([0, 150, 7, -1, 1])
+    w, scale = rng.random(150), np.array([1.0, 0.5, 2.0, 1.5, 3.0])
     for p, weight, labels in [(1, None, y), (2, w, y), (1, None, y_bad)]:
-        loss, grad = np.empty(3), np.empty_like(s)
-        backend.forward_backward(s, labels, weight=weight, margin=1.0, p=p, divide_by_classes=True,
-                                 grad_scale=np.array([1.0, 0.5, 2.0]), out_loss=loss, out_grad=grad)
+        loss, grad = np.empty(5), np.empty_like(s)
+        kernels.forward_backward(dev(s), dev(labels), weight=None if weight is None else dev(weight), margin=1.0,
+                                 p=p, divide_by_classes=True, grad_scale=dev(scale), out_loss=dev(loss),
+                                 out_grad=dev(grad))
+        fwd = np.empty(5)
+        kernels.forward(dev(s), dev(labels), weight=None if weight is None else dev(weight), margin=1.0, p=p,
+                        divide_by_classes=True, out_loss=dev(fwd))
         ok = (labels >= 0) & (labels < 150)
         ref_l, ref_g = reference.row_losses(s[ok], labels[ok], p=p, weight=weight, divide_by_classes=True,
                                             need_grad=True)
         np.testing.assert_allclose(loss[ok], ref_l, rtol=1e-12)
-        np.testing.assert_allclose(grad[ok], ref_g * np.array([1.0, 0.5, 2.0])[ok, None], rtol=1e-12)
+        np.testing.assert_allclose(fwd[ok], ref_l, rtol=1e-12)
+        np.testing.assert_allclose(grad[ok], ref_g * scale[ok, None], rtol=1e-12)
         assert np.isnan(loss[~ok]).all() and np.isnan(grad[~ok]).all()

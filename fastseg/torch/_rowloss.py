@@ -12,12 +12,17 @@ from typing import Callable
 import numpy as np
 import torch
 
+from .._device import DeviceBuffer
+
 NUMPY_DTYPE = {torch.float16: np.dtype(np.float16), torch.bfloat16: np.dtype(np.float16),
                torch.float32: np.dtype(np.float32), torch.float64: np.dtype(np.float64),
                torch.bool: np.dtype(bool), torch.uint8: np.dtype(np.uint8),
                torch.int8: np.dtype(np.int8), torch.int16: np.dtype(np.int16),
                torch.int32: np.dtype(np.int32), torch.int64: np.dtype(np.int64)}
 """Torch dtype -> a NumPy dtype of the same kind, for the ops' shared dtype checks."""
+
+EXACT_NUMPY_DTYPE = {k: v for k, v in NUMPY_DTYPE.items() if k != torch.bfloat16}
+"""Torch dtype -> the NumPy dtype with the same memory layout."""
 
 
 def numpy_dtype(tensor: torch.Tensor) -> np.dtype:
@@ -46,13 +51,24 @@ def check_tensors(**tensors) -> torch.device:
     return device
 
 
+def device_buffer(tensor: torch.Tensor) -> DeviceBuffer:
+    """A CUDA tensor as a :class:`~fastseg._device.DeviceBuffer` (a contiguous copy if strided)."""
+    t = tensor.detach()
+    if not t.is_contiguous():
+        t = t.contiguous()
+    dtype = EXACT_NUMPY_DTYPE.get(t.dtype)
+    if dtype is None:
+        raise TypeError(f"the CUDA kernels take no {t.dtype} tensors")
+    return DeviceBuffer(t.data_ptr(), tuple(t.shape), dtype, t.device.index, t)
+
+
 def kernel_args(*tensors):
-    """Zero-copy views the backends take: NumPy arrays for CPU tensors, the tensors themselves
-    (``__cuda_array_interface__``) on CUDA, plus the stream to launch on."""
+    """Zero-copy views the backends take: NumPy arrays for CPU tensors, device buffers by address
+    for CUDA tensors, plus the stream to launch on (None on the CPU)."""
     first = next(t for t in tensors if t is not None)
     if first.device.type == "cpu":
         return [None if t is None else t.detach().numpy() for t in tensors], None
-    return ([None if t is None else t.detach() for t in tensors],
+    return ([None if t is None else device_buffer(t) for t in tensors],
             torch.cuda.current_stream(first.device).cuda_stream)
 
 

@@ -3,32 +3,25 @@
 
 from __future__ import annotations
 
-import cupy
 import numpy as np
 
-from ..._native import Call, dummy, load_module
+from ..._native import NULL, Call
 
 OP = "multiclass_hinge"
-THREADS = 128  # 4 warps, one row each
 _SUFFIX = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}
 
 
 def _run(scores, labels, weight, margin, p, divide, grad_scale, out_loss, out_grad, stream):
-    with Call(stream) as call:
-        s, y = call.inp(scores), call.inp(labels).astype(np.int64, copy=False)
+    with Call(stream, scores) as call:
+        s, y = call.inp(scores), call.inp(labels, np.int64)
         n, c = s.shape
-        device = cupy.cuda.Device().id
-        w, has_w = (dummy(device, "float64"), 0) if weight is None else \
-            (call.inp(weight).astype(np.float64, copy=False), 1)
+        w, has_w = call.optional(weight, np.float64)
         scale, row_scale, has_rs = call.scalar_or_rows(grad_scale)
         want_grad = out_grad is not None
-        grad = call.out(out_grad) if want_grad else dummy(device, s.dtype.name)
-        kernel = load_module(OP).get_function(f"{OP}_{_SUFFIX[s.dtype]}")
-        blocks = (n * 32 + THREADS - 1) // THREADS
-        kernel((blocks,), (THREADS,), (s, y, w, np.int32(has_w), np.float64(margin), np.int32(p),
-                                       np.int32(divide), scale, row_scale, has_rs, call.out(out_loss),
-                                       grad, np.int32(want_grad), np.int64(n), np.int64(c)),
-               stream=call.stream)
+        grad = call.out(out_grad) if want_grad else NULL
+        call.launch(OP, f"{OP}_{_SUFFIX[s.dtype]}", n,
+                    (s, y, w, has_w, np.float64(margin), np.int32(p), np.int32(divide), scale, row_scale,
+                     has_rs, call.out(out_loss), grad, np.int32(want_grad), np.int64(n), np.int64(c)))
 
 
 def forward(scores, labels, *, weight, margin, p, divide_by_classes, out_loss, stream=None) -> None:
