@@ -1,19 +1,21 @@
-// A host stand-in for CUDA warps, so that ctest runs the native kernels themselves (their warp
-// schedules, index math and early exits), not only their serial row logic, on a machine with no
-// GPU. Include it before a kernels/<op>.cu file, then call warp_sim::launch(kernel, grid, block,
-// args...).
+// A host stand-in for CUDA thread blocks, so that ctest runs the native kernels themselves (their
+// warp schedules, index math and early exits), not only their serial row logic, on a machine with
+// no GPU. Include it before a kernels/<op>.cu file, then call warp_sim::launch(kernel, grid, block,
+// order, args...).
 //
-// Each lane is a ucontext fiber on one OS thread. Lanes run one after another up to their next
-// warp intrinsic (__shfl*_sync, __reduce_*_sync, __syncwarp); when every lane of the warp has
-// arrived, the values are exchanged and the lanes run on. So the results are deterministic, and
-// a warp whose lanes reach different intrinsics, or whose lanes finish while others wait at one
-// (divergent code calling a full-mask intrinsic), is reported as an error. Lanes run in order
-// 0..31 or 31..0 (`Order`): a lane that reads, without an intrinsic in between, what another lane
-// writes, reads a different value in the two orders, which the tests compare.
+// Each thread is a ucontext fiber on one OS thread. Threads run one after another up to their next
+// warp intrinsic (__shfl*_sync, __reduce_*_sync, __syncwarp) or __syncthreads; a warp's intrinsic
+// completes when its 32 lanes have all arrived there (the values are then exchanged), a
+// __syncthreads when every thread of the block has. So results are deterministic, and a warp whose
+// lanes reach different intrinsics, lanes that finish while others of their warp wait at one, and a
+// block that can make no progress (a __syncthreads some threads never reach) are reported as
+// errors. Threads run in order 0..n-1 or n-1..0 (`Order`): a thread that reads, without a
+// synchronisation in between, what another writes, reads a different value in the two orders,
+// which the tests compare. __shared__ variables are function statics: one copy, used by one block
+// at a time.
 //
-// Only full masks (0xffffffff) and width 32 are emulated: the kernels use nothing else. Warps run
-// one at a time, so kernels must not synchronise across warps (ours don't: no __syncthreads).
-// Compile with -Wno-unknown-pragmas (a host compiler ignores "#pragma unroll") and
+// Only full masks (0xffffffff) and width 32 are emulated: the kernels use nothing else. Blocks run
+// one at a time. Compile with -Wno-unknown-pragmas (a host compiler ignores "#pragma unroll") and
 // -fno-strict-aliasing (the kernels' 16-byte loads read float arrays through int4).
 #pragma once
 #include <ucontext.h>
@@ -29,6 +31,7 @@
 #define __global__
 #define __forceinline__ inline
 #define __align__(n) alignas(n)
+#define __shared__ static
 
 struct alignas(16) int4 {
   int x, y, z, w;
@@ -47,78 +50,114 @@ constexpr unsigned kFullMask = 0xffffffffu;
 
 enum class Order { forward, reverse };
 
-enum class Op { shfl, shfl_up, shfl_down, shfl_xor, reduce_add, reduce_max, syncwarp, done };
+enum class Op { shfl, shfl_up, shfl_down, shfl_xor, reduce_add, reduce_max, syncwarp, syncthreads, start, done };
 
 inline const char* op_name(Op op) {
   static const char* names[] = {"__shfl_sync", "__shfl_up_sync", "__shfl_down_sync",
                                 "__shfl_xor_sync", "__reduce_add_sync", "__reduce_max_sync",
-                                "__syncwarp", "the kernel's end"};
+                                "__syncwarp", "__syncthreads", "the kernel's start", "the kernel's end"};
   return names[static_cast<int>(op)];
 }
 
-[[noreturn]] inline void fail(const char* what, int lane, Op op) {
-  std::fprintf(stderr, "warp_sim: block %u thread %u: %s (%s)\n", blockIdx.x,
-               threadIdx.x - threadIdx.x % kLanes + static_cast<unsigned>(lane), what, op_name(op));
+[[noreturn]] inline void fail(const char* what, unsigned thread, Op op) {
+  std::fprintf(stderr, "warp_sim: block %u thread %u: %s (%s)\n", blockIdx.x, thread, what, op_name(op));
   std::exit(2);
 }
 
-struct Lane {
+struct Thread {
   ucontext_t context;
   std::vector<char> stack;
   Op op = Op::done;
-  unsigned long long value = 0;  // the bits this lane contributes at its current intrinsic
+  bool waiting = false;          // parked at an intrinsic that has not completed
+  unsigned long long value = 0;  // the bits this thread contributes at its current intrinsic
   int arg = 0;
 };
 
-struct Warp {
+struct Block {
   ucontext_t scheduler;
-  Lane lanes[kLanes];
-  unsigned long long arrived[kLanes];  // every lane's bits at the last exchange
-  int current = 0;
-  unsigned first_thread = 0;
+  std::vector<Thread> threads;
+  std::vector<unsigned long long> arrived;  // per warp, every lane's bits at its last exchange
+  unsigned current = 0;
   std::function<void()> body;
 };
 
-inline Warp* active = nullptr;
+inline Block* active = nullptr;
 
-inline void lane_entry() {
+inline void thread_entry() {
   active->body();
-  active->lanes[active->current].op = Op::done;
+  active->threads[active->current].op = Op::done;
 }  // returns to the scheduler through uc_link
 
-// Runs `body` as the 32 lanes of one warp whose first thread in the block is `first_thread`.
-inline void run_warp(std::function<void()> body, unsigned first_thread, Order order) {
-  static Warp warp;  // one set of lane stacks, reused by every warp
-  warp.body = std::move(body);
-  warp.first_thread = first_thread;
-  active = &warp;
-  for (Lane& lane : warp.lanes) {
-    if (lane.stack.empty()) lane.stack.resize(1 << 18);
-    getcontext(&lane.context);
-    lane.context.uc_stack.ss_sp = lane.stack.data();
-    lane.context.uc_stack.ss_size = lane.stack.size();
-    lane.context.uc_link = &warp.scheduler;
-    makecontext(&lane.context, lane_entry, 0);
-    lane.op = Op::syncwarp;  // "parked": not started yet
+inline bool is_warp_op(Op op) { return op != Op::syncthreads && op != Op::start && op != Op::done; }
+
+// Completes warp w's intrinsic if all its lanes wait at it; reports divergence.
+inline bool complete_warp(Block& b, unsigned w) {
+  Thread* lanes = &b.threads[w * kLanes];
+  Op op = Op::done;
+  int waiting = 0, done = 0;
+  for (int l = 0; l < kLanes; ++l) {
+    if (lanes[l].op == Op::done) ++done;
+    if (lanes[l].waiting && is_warp_op(lanes[l].op)) {
+      if (waiting++ && lanes[l].op != op)
+        fail("lanes reached different warp intrinsics", w * kLanes + l, lanes[l].op);
+      op = lanes[l].op;
+    }
+  }
+  if (waiting == 0) return false;
+  if (done) fail("lane finished while others wait at a warp intrinsic", w * kLanes, op);
+  if (waiting < kLanes) return false;  // the others are still running or at __syncthreads
+  for (int l = 0; l < kLanes; ++l) {
+    b.arrived[w * kLanes + l] = lanes[l].value;
+    lanes[l].waiting = false;
+  }
+  return true;
+}
+
+// Runs `body` as every thread of the current block (blockDim.x threads, whole warps).
+inline void run_block(std::function<void()> body, Order order) {
+  static Block block;  // one set of thread stacks, reused by every block
+  const unsigned n = blockDim.x;
+  block.body = std::move(body);
+  if (block.threads.size() < n) block.threads.resize(n);
+  block.arrived.assign(n, 0);
+  active = &block;
+  for (unsigned t = 0; t < n; ++t) {
+    Thread& th = block.threads[t];
+    if (th.stack.empty()) th.stack.resize(1 << 16);
+    getcontext(&th.context);
+    th.context.uc_stack.ss_sp = th.stack.data();
+    th.context.uc_stack.ss_size = th.stack.size();
+    th.context.uc_link = &block.scheduler;
+    makecontext(&th.context, thread_entry, 0);
+    th.op = Op::start;
+    th.waiting = false;
   }
   for (;;) {
-    for (int k = 0; k < kLanes; ++k) {
-      int l = order == Order::forward ? k : kLanes - 1 - k;
-      if (warp.lanes[l].op == Op::done) continue;
-      warp.current = l;
-      threadIdx.x = first_thread + static_cast<unsigned>(l);
-      swapcontext(&warp.scheduler, &warp.lanes[l].context);
+    bool ran = false;
+    for (unsigned k = 0; k < n; ++k) {
+      unsigned t = order == Order::forward ? k : n - 1 - k;
+      Thread& th = block.threads[t];
+      if (th.op == Op::done || th.waiting) continue;
+      block.current = t;
+      threadIdx.x = t;
+      th.waiting = true;  // until the intrinsic it stops at completes
+      swapcontext(&block.scheduler, &th.context);
+      ran = true;
     }
-    int done = 0;
-    for (const Lane& lane : warp.lanes) done += lane.op == Op::done;
-    if (done == kLanes) break;
-    for (int l = 0; l < kLanes; ++l) {
-      if (warp.lanes[l].op != warp.lanes[0].op)
-        fail(done ? "lane finished while others wait at a warp intrinsic"
-                  : "lanes reached different warp intrinsics",
-             l, warp.lanes[l].op == Op::done ? warp.lanes[0].op : warp.lanes[l].op);
-      warp.arrived[l] = warp.lanes[l].value;
+    bool released = false;
+    for (unsigned w = 0; w < n / kLanes; ++w) released |= complete_warp(block, w);
+    unsigned done = 0, at_barrier = 0;
+    for (unsigned t = 0; t < n; ++t) {
+      done += block.threads[t].op == Op::done;
+      at_barrier += block.threads[t].waiting && block.threads[t].op == Op::syncthreads;
     }
+    if (done == n) break;
+    if (at_barrier && at_barrier + done == n) {
+      if (done) fail("threads exited while others wait at __syncthreads", 0, Op::syncthreads);
+      for (unsigned t = 0; t < n; ++t) block.threads[t].waiting = false;
+      released = true;
+    }
+    if (!ran && !released) fail("no thread can go on (a __syncthreads not every thread reaches?)", 0, Op::syncthreads);
   }
   active = nullptr;
 }
@@ -138,43 +177,45 @@ V value_of(unsigned long long b) {
   return v;
 }
 
-// Parks the calling lane at an intrinsic until every lane has arrived; returns its lane index.
-inline int arrive(Op op, unsigned mask, unsigned long long value, int arg) {
-  Warp& warp = *active;
-  int lane = warp.current;
-  if (mask != kFullMask) fail("only full-warp masks are emulated", lane, op);
-  warp.lanes[lane].op = op;
-  warp.lanes[lane].value = value;
-  warp.lanes[lane].arg = arg;
-  swapcontext(&warp.lanes[lane].context, &warp.scheduler);
-  return lane;
+// Parks the calling thread at an intrinsic until it completes; returns the thread's index.
+inline unsigned arrive(Op op, unsigned mask, unsigned long long value, int arg) {
+  Block& block = *active;
+  unsigned t = block.current;
+  if (mask != kFullMask) fail("only full-warp masks are emulated", t, op);
+  block.threads[t].op = op;
+  block.threads[t].value = value;
+  block.threads[t].arg = arg;
+  swapcontext(&block.threads[t].context, &block.scheduler);
+  return t;
 }
 
 template <class V>
 V shuffle(Op op, unsigned mask, V v, int arg) {
-  int lane = arrive(op, mask, bits_of(v), arg);
+  unsigned t = arrive(op, mask, bits_of(v), arg);
+  int lane = static_cast<int>(t % kLanes);
   int src = op == Op::shfl        ? arg % kLanes
             : op == Op::shfl_up   ? lane - arg
             : op == Op::shfl_down ? lane + arg
                                   : lane ^ arg;
-  return value_of<V>(active->arrived[src >= 0 && src < kLanes ? src : lane]);
+  return value_of<V>(active->arrived[t - lane + (src >= 0 && src < kLanes ? src : lane)]);
 }
 
 template <class V>
 V reduce(Op op, unsigned mask, V v) {
-  arrive(op, mask, bits_of(v), 0);
-  V r = value_of<V>(active->arrived[0]);
+  unsigned t = arrive(op, mask, bits_of(v), 0);
+  const unsigned long long* warp = &active->arrived[t - t % kLanes];
+  V r = value_of<V>(warp[0]);
   for (int l = 1; l < kLanes; ++l) {
-    V o = value_of<V>(active->arrived[l]);
+    V o = value_of<V>(warp[l]);
     r = op == Op::reduce_add ? static_cast<V>(r + o) : (o > r ? o : r);
   }
   return r;
 }
 
-// One host call standing for a kernel launch: every warp of every block, one at a time.
+// One host call standing for a kernel launch: every block, one at a time.
 template <class Kernel, class... Args>
 void launch(Kernel kernel, unsigned grid, unsigned block, Order order, Args... args) {
-  if (block % kLanes) {
+  if (block == 0 || block % kLanes) {
     std::fprintf(stderr, "warp_sim: blocks must be whole warps\n");
     std::exit(2);
   }
@@ -182,7 +223,7 @@ void launch(Kernel kernel, unsigned grid, unsigned block, Order order, Args... a
   blockDim.x = block;
   for (unsigned b = 0; b < grid; ++b) {
     blockIdx.x = b;
-    for (unsigned w = 0; w < block; w += kLanes) run_warp([&] { kernel(args...); }, w, order);
+    run_block([&] { kernel(args...); }, order);
   }
 }
 
@@ -218,3 +259,4 @@ void __stcs(V* p, V v) { *p = v; }
 inline void __syncwarp(unsigned mask = warp_sim::kFullMask) {
   warp_sim::arrive(warp_sim::Op::syncwarp, mask, 0, 0);
 }
+inline void __syncthreads() { warp_sim::arrive(warp_sim::Op::syncthreads, warp_sim::kFullMask, 0, 0); }
