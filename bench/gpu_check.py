@@ -222,9 +222,16 @@ def bench_cross_entropy(backends):
         rows_out = [("device copy of the logits", timed(lambda: dst.copy_(x)))]
         for backend in backends:
             kernels = importlib.import_module(f"fastseg.ops.cross_entropy.{backend}")
-            rows_out.append((f"fastseg {backend} fused kernel", timed(lambda: kernels.cross_entropy(
-                x, y, weight=None, ignore_index=-100, label_smoothing=0.0, grad_scale=1.0 / n, out_loss=loss,
-                out_grad=grad, stream=stream))))
+            threshold = getattr(kernels, "BLOCK_MIN_CLASSES", None)
+            layouts = [("", None)] if threshold is None else [(", warp per row", c + 1), (", block per row", 0)]
+            for label, min_classes in layouts:
+                if min_classes is not None:
+                    kernels.BLOCK_MIN_CLASSES = min_classes
+                rows_out.append((f"fastseg {backend} fused kernel{label}", timed(lambda: kernels.cross_entropy(
+                    x, y, weight=None, ignore_index=-100, label_smoothing=0.0, grad_scale=1.0 / n, out_loss=loss,
+                    out_grad=grad, stream=stream))))
+            if threshold is not None:
+                kernels.BLOCK_MIN_CLASSES = threshold
 
         def theirs():
             q = x.detach().requires_grad_(True)

@@ -2,15 +2,9 @@
 // warp-shuffle sums in a fixed order (deterministic). A label outside [0, C) gives a NaN row and
 // no out-of-bounds read. Loaded by fastseg/ops/multiclass_hinge/native.py.
 #include "multiclass_hinge_row.cuh"
+#include "reduce.cuh"
 
 namespace fastseg {
-
-constexpr unsigned kHingeFull = 0xffffffffu;
-
-__device__ __forceinline__ double hinge_warp_sum(double x) {
-  for (int off = 16; off > 0; off >>= 1) x += __shfl_xor_sync(kHingeFull, x, off);
-  return x;
-}
 
 template <class T>
 __device__ void hinge_row(const T* s, long long y, long long c, double margin, int p, double w,
@@ -28,8 +22,8 @@ __device__ void hinge_row(const T* s, long long y, long long c, double margin, i
     total += h.grad;
     if (g) g[j] = T(gw * h.grad);
   }
-  loss = hinge_warp_sum(loss);
-  total = hinge_warp_sum(total);
+  loss = warp_sum(loss);
+  total = warp_sum(total);
   __syncwarp();
   if (lane == 0) {
     if (g) g[y] = T(-gw * total);

@@ -12,10 +12,10 @@
 //   that the t lines pass 1 brought into L2 are the ones that stay there.
 // Deterministic: fixed shuffle trees, no atomics. Loaded by fastseg/ops/range_mae/native.py.
 #include "range_mae_row.cuh"
+#include "reduce.cuh"
 
 namespace fastseg {
 
-constexpr unsigned kFull = 0xffffffffu;
 constexpr int kVec = 4;              // consecutive elements per lane
 constexpr int kTile = 32 * kVec;     // elements per warp step
 
@@ -25,11 +25,6 @@ __device__ __forceinline__ int row_length(const long long* lengths, int has_leng
                                           long long row, long long L) {
   long long n = has_lengths ? lengths[row] : L;
   return (n < 0 || n > L) ? -1 : static_cast<int>(n);
-}
-
-__device__ __forceinline__ double warp_sum(double x) {
-  for (int off = 16; off > 0; off >>= 1) x += __shfl_down_sync(kFull, x, off);
-  return x;
 }
 
 // v[k] = a[i0 + k] for i0 + k < n, else fill; one or two 16-byte loads when aligned and full.
@@ -127,25 +122,25 @@ __device__ void forward_row(const T* t, const T* p, int n, long long L, bool mea
       agg_c += carry_c;
     }
     for (int off = 1; off < 32; off <<= 1) {
-      double oa = __shfl_up_sync(kFull, agg_a, off);
-      int oc = __shfl_up_sync(kFull, agg_c, off);
-      int of = __shfl_up_sync(kFull, agg_f, off);
+      double oa = __shfl_up_sync(kFullMask, agg_a, off);
+      int oc = __shfl_up_sync(kFullMask, agg_c, off);
+      int of = __shfl_up_sync(kFullMask, agg_f, off);
       if (lane >= off && !agg_f) {
         agg_a += oa;
         agg_c += oc;
         agg_f = of;
       }
     }
-    double in_a = __shfl_up_sync(kFull, agg_a, 1);
-    int in_c = __shfl_up_sync(kFull, agg_c, 1);
+    double in_a = __shfl_up_sync(kFullMask, agg_a, 1);
+    int in_c = __shfl_up_sync(kFullMask, agg_c, 1);
     if (lane == 0) {
       in_a = carry_a;
       in_c = carry_c;
     }
     if (heads > 0 && in_c + lead_c > 0) loss += (in_a + lead_a) / (in_c + lead_c);
-    carry_a = __shfl_sync(kFull, agg_a, 31);
-    carry_c = __shfl_sync(kFull, agg_c, 31);
-    n_ranges += __reduce_add_sync(kFull, heads);
+    carry_a = __shfl_sync(kFullMask, agg_a, 31);
+    carry_c = __shfl_sync(kFullMask, agg_c, 31);
+    n_ranges += __reduce_add_sync(kFullMask, heads);
   }
   if (lane == 0 && carry_c > 0) loss += carry_a / carry_c;  // the range open at the row's end
   loss = warp_sum(loss);
@@ -156,10 +151,10 @@ __device__ void forward_row(const T* t, const T* p, int n, long long L, bool mea
 // returns, for each lane, the max over earlier lanes and the carry (exclusive scan).
 __device__ __forceinline__ int exclusive_max(int v, int carry, int lane) {
   for (int off = 1; off < 32; off <<= 1) {
-    int o = __shfl_up_sync(kFull, v, off);
+    int o = __shfl_up_sync(kFullMask, v, off);
     if (lane >= off && o > v) v = o;
   }
-  int excl = __shfl_up_sync(kFull, v, 1);
+  int excl = __shfl_up_sync(kFullMask, v, 1);
   return (lane == 0 || excl < carry) ? carry : excl;
 }
 
@@ -223,9 +218,9 @@ __device__ void fused_row(const T* __restrict__ t, const T* __restrict__ p, T* _
           ++heads;
         }
       }
-      int tile_last = __reduce_max_sync(kFull, last);
+      int tile_last = __reduce_max_sync(kFullMask, last);
       if (tile_last > carry_start) carry_start = tile_last;
-      n_ranges += __reduce_add_sync(kFull, heads);
+      n_ranges += __reduce_add_sync(kFullMask, heads);
     }
   }
   __syncwarp();
@@ -264,10 +259,10 @@ __device__ void fused_row(const T* __restrict__ t, const T* __restrict__ p, T* _
       }
       int incl = first;
       for (int off = 1; off < 32; off <<= 1) {
-        int o = __shfl_down_sync(kFull, incl, off);
+        int o = __shfl_down_sync(kFullMask, incl, off);
         if (lane + off < 32 && o < incl) incl = o;
       }
-      int leaving = __shfl_down_sync(kFull, incl, 1);
+      int leaving = __shfl_down_sync(kFullMask, incl, 1);
       if (lane == 31 || carry_end < leaving) leaving = carry_end;
       __align__(16) T gv[kVec];
 #pragma unroll
@@ -283,7 +278,7 @@ __device__ void fused_row(const T* __restrict__ t, const T* __restrict__ p, T* _
         }
       }
       store_vec(g, i0, n, gv);
-      int tile_min = __shfl_sync(kFull, incl, 0);
+      int tile_min = __shfl_sync(kFullMask, incl, 0);
       if (tile_min < carry_end) carry_end = tile_min;
     }
   }

@@ -1,5 +1,5 @@
-// The cross_entropy CUDA kernels themselves (kernels/cross_entropy.cu), run on the host by
-// warp_sim, against the serial row definitions: class-index targets (weights, label smoothing,
+// The cross_entropy CUDA kernels themselves (kernels/cross_entropy.cu), a warp per row and a block
+// per row, run on the host by warp_sim, against the serial row definitions: class-index targets (weights, label smoothing,
 // ignore_index, labels outside [0, C)), probability targets, and Keras's probability
 // cross-entropy (rows not summing to 1, entries clipped at both ends); class counts below, at
 // and above a warp; per-row gradient scales; with and without the gradient. The kernels take
@@ -54,6 +54,8 @@ Rows<T> make_rows(std::mt19937_64& rng, long long n, long long c) {
 
 template <class T>
 struct Kernels {
+  const char* layout;
+  unsigned threads, rows_per_block;  // a warp per row: 128, 4; a block per row: 256, 1
   void (*klass)(const T*, const long long*, const double*, int, long long, double, double, const double*, int,
                 T*, T*, int, long long, long long);
   void (*prob)(const T*, const T*, const double*, int, double, double, const double*, int, T*, T*, int,
@@ -80,33 +82,33 @@ template <class T>
 void check(const char* dtype, const Rows<T>& r, const Options& o, const Kernels<T>& k) {
   const double eps = o.smoothed ? 0.2 : 0.0;
   const double* w = o.weighted ? r.w.data() : nullptr;
-  const unsigned grid = static_cast<unsigned>((r.n * 32 + 127) / 128);
+  const unsigned grid = static_cast<unsigned>((r.n + k.rows_per_block - 1) / k.rows_per_block);
   const auto order = warp_sim::Order::forward;
   std::vector<T> loss(r.n), grad(r.n * r.c);
   char what[64];
 
   loss.assign(r.n, T(-7)), grad.assign(r.n * r.c, T(-7));
-  warp_sim::launch(k.klass, grid, 128, order, r.x.data(), r.labels.data(), r.w.data(), int(o.weighted),
+  warp_sim::launch(k.klass, grid, k.threads, order, r.x.data(), r.labels.data(), r.w.data(), int(o.weighted),
                    kIgnore, eps, kScale, r.row_scale.data(), int(o.row_scaled), loss.data(), grad.data(),
                    int(o.want_grad), r.n, r.c);
-  std::snprintf(what, sizeof what, "%s class targets", dtype);
+  std::snprintf(what, sizeof what, "%s %s class targets", dtype, k.layout);
   compare(what, r, o, loss, grad, [&](long long i, double gs, T* g) {
     return fastseg::class_row_serial(&r.x[i * r.c], r.c, r.labels[i], w, eps, kIgnore, gs, g);
   });
 
   loss.assign(r.n, T(-7)), grad.assign(r.n * r.c, T(-7));
-  warp_sim::launch(k.prob, grid, 128, order, r.x.data(), r.probs.data(), r.w.data(), int(o.weighted), eps,
+  warp_sim::launch(k.prob, grid, k.threads, order, r.x.data(), r.probs.data(), r.w.data(), int(o.weighted), eps,
                    kScale, r.row_scale.data(), int(o.row_scaled), loss.data(), grad.data(), int(o.want_grad),
                    r.n, r.c);
-  std::snprintf(what, sizeof what, "%s probability targets", dtype);
+  std::snprintf(what, sizeof what, "%s %s probability targets", dtype, k.layout);
   compare(what, r, o, loss, grad, [&](long long i, double gs, T* g) {
     return fastseg::prob_row_serial(&r.x[i * r.c], &r.probs[i * r.c], r.c, w, eps, gs, g);
   });
 
   loss.assign(r.n, T(-7)), grad.assign(r.n * r.c, T(-7));
-  warp_sim::launch(k.keras, grid, 128, order, r.probs.data(), r.keras_probs.data(), eps, kScale,
+  warp_sim::launch(k.keras, grid, k.threads, order, r.probs.data(), r.keras_probs.data(), eps, kScale,
                    r.row_scale.data(), int(o.row_scaled), loss.data(), grad.data(), int(o.want_grad), r.n, r.c);
-  std::snprintf(what, sizeof what, "%s keras probabilities", dtype);
+  std::snprintf(what, sizeof what, "%s %s keras probabilities", dtype, k.layout);
   compare(what, r, o, loss, grad, [&](long long i, double gs, T* g) {
     return fastseg::keras_row_serial(&r.probs[i * r.c], &r.keras_probs[i * r.c], r.c, eps, gs, g);
   });
@@ -115,7 +117,7 @@ void check(const char* dtype, const Rows<T>& r, const Options& o, const Kernels<
 template <class T>
 void run_all(const char* dtype, const Kernels<T>& k) {
   std::mt19937_64 rng(20261127);
-  const long long shapes[][2] = {{6, 2}, {9, 5}, {5, 32}, {7, 33}, {4, 1000}};
+  const long long shapes[][2] = {{6, 2}, {9, 5}, {5, 32}, {7, 33}, {4, 1000}, {3, 3000}};
   for (const auto& s : shapes) {
     Rows<T> r = make_rows<T>(rng, s[0], s[1]);
     for (int v = 0; v < 16; ++v) check<T>(dtype, r, Options{bool(v & 1), bool(v & 2), bool(v & 4), bool(v & 8)}, k);
@@ -125,8 +127,12 @@ void run_all(const char* dtype, const Kernels<T>& k) {
 }  // namespace
 
 int main() {
-  run_all<float>("float32", {cross_entropy_class_f32, cross_entropy_prob_f32, cross_entropy_keras_f32});
-  run_all<double>("float64", {cross_entropy_class_f64, cross_entropy_prob_f64, cross_entropy_keras_f64});
+  run_all<float>("float32", {"warp", 128, 4, cross_entropy_class_f32, cross_entropy_prob_f32, cross_entropy_keras_f32});
+  run_all<double>("float64", {"warp", 128, 4, cross_entropy_class_f64, cross_entropy_prob_f64, cross_entropy_keras_f64});
+  run_all<float>("float32", {"block", 256, 1, cross_entropy_class_block_f32, cross_entropy_prob_block_f32,
+                             cross_entropy_keras_block_f32});
+  run_all<double>("float64", {"block", 256, 1, cross_entropy_class_block_f64, cross_entropy_prob_block_f64,
+                              cross_entropy_keras_block_f64});
   if (failures) {
     std::printf("%d failures\n", failures);
     return 1;

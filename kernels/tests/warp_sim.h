@@ -3,16 +3,17 @@
 // no GPU. Include it before a kernels/<op>.cu file, then call warp_sim::launch(kernel, grid, block,
 // order, args...).
 //
-// Each thread is a ucontext fiber on one OS thread. Threads run one after another up to their next
+// Each thread is a ucontext fiber on one OS thread. Lanes run one after another up to their next
 // warp intrinsic (__shfl*_sync, __reduce_*_sync, __syncwarp) or __syncthreads; a warp's intrinsic
 // completes when its 32 lanes have all arrived there (the values are then exchanged), a
-// __syncthreads when every thread of the block has. So results are deterministic, and a warp whose
-// lanes reach different intrinsics, lanes that finish while others of their warp wait at one, and a
-// block that can make no progress (a __syncthreads some threads never reach) are reported as
-// errors. Threads run in order 0..n-1 or n-1..0 (`Order`): a thread that reads, without a
-// synchronisation in between, what another writes, reads a different value in the two orders,
-// which the tests compare. __shared__ variables are function statics: one copy, used by one block
-// at a time.
+// __syncthreads when every thread of the block has. Each warp runs as far as it can before the
+// next one starts. So results are deterministic, and a warp whose lanes reach different
+// intrinsics, lanes that finish while others of their warp wait at one, and a block that can make
+// no progress (a __syncthreads some threads never reach) are reported as errors. Warps and lanes
+// run in order 0..n-1 or n-1..0 (`Order`): a thread that reads, without a synchronisation in
+// between, what another writes (a missing __syncwarp or __syncthreads), reads a different value in
+// the two orders, which the tests compare. __shared__ variables are function statics: one copy,
+// used by one block at a time.
 //
 // Only full masks (0xffffffff) and width 32 are emulated: the kernels use nothing else. Blocks run
 // one at a time. Compile with -Wno-unknown-pragmas (a host compiler ignores "#pragma unroll") and
@@ -132,20 +133,24 @@ inline void run_block(std::function<void()> body, Order order) {
     th.op = Op::start;
     th.waiting = false;
   }
+  const unsigned warps = n / kLanes;
   for (;;) {
-    bool ran = false;
-    for (unsigned k = 0; k < n; ++k) {
-      unsigned t = order == Order::forward ? k : n - 1 - k;
-      Thread& th = block.threads[t];
-      if (th.op == Op::done || th.waiting) continue;
-      block.current = t;
-      threadIdx.x = t;
-      th.waiting = true;  // until the intrinsic it stops at completes
-      swapcontext(&block.scheduler, &th.context);
-      ran = true;
+    bool ran = false, released = false;
+    for (unsigned k = 0; k < warps; ++k) {  // each warp as far as it can go, then the next
+      unsigned w = order == Order::forward ? k : warps - 1 - k;
+      do {
+        for (unsigned j = 0; j < kLanes; ++j) {
+          unsigned t = w * kLanes + (order == Order::forward ? j : kLanes - 1 - j);
+          Thread& th = block.threads[t];
+          if (th.op == Op::done || th.waiting) continue;
+          block.current = t;
+          threadIdx.x = t;
+          th.waiting = true;  // until the intrinsic it stops at completes
+          swapcontext(&block.scheduler, &th.context);
+          ran = true;
+        }
+      } while (complete_warp(block, w) && (released = true));
     }
-    bool released = false;
-    for (unsigned w = 0; w < n / kLanes; ++w) released |= complete_warp(block, w);
     unsigned done = 0, at_barrier = 0;
     for (unsigned t = 0; t < n; ++t) {
       done += block.threads[t].op == Op::done;

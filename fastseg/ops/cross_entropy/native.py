@@ -8,12 +8,18 @@ import numpy as np
 from ..._native import NULL, Call
 
 OP = "cross_entropy"
+BLOCK_MIN_CLASSES = 4096
+"""From this many classes on, a block of threads reduces each row instead of one warp: few wide
+rows (a 32k vocabulary) leave most of a GPU idle with a warp each. ``bench/gpu_check.py`` times
+both layouts at 1000 and 32000 classes."""
 _SUFFIX = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}
 
 
 def _launch(call, name, x, args):
     n, c = x.shape
-    call.launch(OP, f"{OP}_{name}_{_SUFFIX[x.dtype]}", n, (*args, np.int64(n), np.int64(c)))
+    block = c >= BLOCK_MIN_CLASSES
+    call.launch(OP, f"{OP}_{name}{'_block' if block else ''}_{_SUFFIX[x.dtype]}", n,
+                (*args, np.int64(n), np.int64(c)), block_per_row=block)
 
 
 def _grad(call, out_grad):
