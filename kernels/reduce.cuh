@@ -32,6 +32,7 @@ struct WarpRow {
   __device__ static WarpRow here() { return {static_cast<int>(threadIdx.x & 31)}; }
   __device__ double sum(double v) const { return warp_sum(v); }
   __device__ double max(double v) const { return warp_max(v); }
+  __device__ void sync() const { __syncwarp(); }  // the row's earlier writes are visible to all
 };
 
 // A row spread over a block of kThreads threads (whole warps): thread `rank` of kThreads.
@@ -44,6 +45,7 @@ struct BlockRow {
   __device__ static BlockRow here() { return {static_cast<int>(threadIdx.x)}; }
   __device__ double sum(double v) const { return reduce<false>(v); }
   __device__ double max(double v) const { return reduce<true>(v); }
+  __device__ void sync() const { __syncthreads(); }
 
   // Each warp reduces its values, then every thread reduces the warps' results in warp order.
   template <bool kMax>

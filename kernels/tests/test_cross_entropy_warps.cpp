@@ -1,9 +1,10 @@
-// The cross_entropy CUDA kernels themselves (kernels/cross_entropy.cu), a warp per row and a block
-// per row, run on the host by warp_sim, against the serial row definitions: class-index targets (weights, label smoothing,
-// ignore_index, labels outside [0, C)), probability targets, and Keras's probability
-// cross-entropy (rows not summing to 1, entries clipped at both ends); class counts below, at
-// and above a warp; per-row gradient scales; with and without the gradient. The kernels take
-// exp in the input precision, so float32 is compared within 1e-6, float64 within 1e-12.
+// The cross_entropy CUDA kernels themselves (kernels/cross_entropy.cu), a warp per row and a
+// block per row, run on the host by warp_sim, against the serial row definitions: class-index
+// targets (weights, label smoothing, ignore_index, labels outside [0, C)), probability targets,
+// and Keras's probability cross-entropy (rows not summing to 1, entries clipped at both ends);
+// class counts below, at and above a warp and a block; per-row gradient scales; with and without
+// the gradient. The kernels take exp in the input precision, so float32 is compared within 1e-6,
+// float64 within 1e-12.
 #include "tests/warp_sim.h"
 
 #include <cmath>

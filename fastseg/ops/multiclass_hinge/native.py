@@ -8,6 +8,9 @@ import numpy as np
 from ..._native import NULL, Call
 
 OP = "multiclass_hinge"
+BLOCK_MIN_CLASSES = 4096
+"""From this many classes on, a block of threads reduces each row instead of one warp (as
+``cross_entropy``'s native kernels)."""
 _SUFFIX = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}
 
 
@@ -19,9 +22,11 @@ def _run(scores, labels, weight, margin, p, divide, grad_scale, out_loss, out_gr
         scale, row_scale, has_rs = call.scalar_or_rows(grad_scale)
         want_grad = out_grad is not None
         grad = call.out(out_grad) if want_grad else NULL
-        call.launch(OP, f"{OP}_{_SUFFIX[s.dtype]}", n,
+        block = c >= BLOCK_MIN_CLASSES
+        call.launch(OP, f"{OP}{'_block' if block else ''}_{_SUFFIX[s.dtype]}", n,
                     (s, y, w, has_w, np.float64(margin), np.int32(p), np.int32(divide), scale, row_scale,
-                     has_rs, call.out(out_loss), grad, np.int32(want_grad), np.int64(n), np.int64(c)))
+                     has_rs, call.out(out_loss), grad, np.int32(want_grad), np.int64(n), np.int64(c)),
+                    block_per_row=block)
 
 
 def forward(scores, labels, *, weight, margin, p, divide_by_classes, out_loss, stream=None) -> None:
