@@ -24,7 +24,7 @@ test: test-python test-native
 test-python: venv
 	$(PY) -m pytest -q
 
-# Builds the CUDA C++ kernels for sm_80/sm_90 (warnings as errors) and runs their host tests.
+# Builds the CUDA C++ kernels for sm_80/sm_90 (warnings as errors) and tests them on the host (ctest).
 test-native:
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release
 	cmake --build $(BUILD) -j 2
