@@ -28,7 +28,7 @@ test-python: venv
 test-native:
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release
 	cmake --build $(BUILD) -j 2
-	ctest --test-dir $(BUILD) --output-on-failure
+	ctest --test-dir $(BUILD) --output-on-failure -j 2
 
 bench: venv
 	$(PY) -m pytest bench -q --benchmark-only --benchmark-group-by=group --benchmark-columns=min,median,mean,rounds

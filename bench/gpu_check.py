@@ -3,9 +3,10 @@
 (a) Every CUDA backend of every op against the NumPy reference: several shapes, float32/float64,
     lengths, NaN rows, through fastseg.torch on CUDA tensors (zero-copy, current stream) and
     through the NumPy API with host arrays (copies).
-(b) Timings with CUDA events, float32, fwd and fwd+bwd, at 4096x1024 and 65536x1024: the fused
-    kernel alone, the torch op end to end, the best vectorised torch version, and a
-    device-to-device copy of the same bytes (the bandwidth roofline).
+(b) Timings with CUDA events, float32, fwd and fwd+bwd, at 4096x1024 and 65536x1024: each native
+    schedule's kernels alone (replayed from a CUDA graph: no host overhead), the torch op end to
+    end, the best vectorised torch version, and a device-to-device copy of the same bytes (the
+    bandwidth roofline, timed the same way); the other ops' kernels against torch's losses.
 Prints a table; writes gpu_check.json to $OUT when it is set.
 """
 
@@ -32,6 +33,7 @@ import fastseg  # noqa: E402
 import fastseg.torch as ft  # noqa: E402
 from fastseg.baselines import piecewise_constant, range_mae_torch_vectorized  # noqa: E402
 from fastseg.ops.range_mae import reference  # noqa: E402
+from fastseg.torch._rowloss import device_buffer  # noqa: E402
 
 RESULTS = {"device": None, "correctness": [], "timings": []}
 
@@ -55,28 +57,25 @@ def data(rows, length, dtype, seed=0, max_ranges=12):
     return y_true.astype(dtype), y_pred.astype(dtype)
 
 
-FUSED_SCHEDULES = ("fused", "fused_unbatched")
-"""The native fused kernel's schedules (``native.FUSED_KERNEL``): checked and timed one by one."""
-
-
 def check(backend):
+    """range_mae on one CUDA backend; the native one under each of its schedules."""
     if backend != "native":
         return check_range_mae(backend)
     from fastseg.ops.range_mae import native
 
-    default, ok = native.FUSED_KERNEL, True
+    default, ok = native.SCHEDULE, True
     try:
-        for schedule in FUSED_SCHEDULES:
-            native.FUSED_KERNEL = schedule
-            print(f"range_mae native, fused schedule {schedule!r}:")
+        for schedule in native.SCHEDULES:
+            native.SCHEDULE = schedule
+            print(f"range_mae native, schedule {schedule!r}:")
             ok &= check_range_mae(backend)
     finally:
-        native.FUSED_KERNEL = default
+        native.SCHEDULE = default
     return ok
 
 
 def check_range_mae(backend):
-    schedule = getattr(importlib.import_module(f"fastseg.ops.range_mae.{backend}"), "FUSED_KERNEL", None)
+    schedule = getattr(importlib.import_module(f"fastseg.ops.range_mae.{backend}"), "SCHEDULE", None)
     ok_all = True
     cases = [(3, 1), (7, 100), (64, 1000), (5, 5000), (33, 129), (1000, 64), (4, 70000),
              (17, 1001), (9, 300, 300), (1, 4099, 2000)]
@@ -270,6 +269,28 @@ def bench_hinge(backends, n=65536, c=1000):
         print(f"  {name:<44} {seconds * 1e6:>8.1f}us {gbps:>8.0f} GB/s")
 
 
+def timed_kernel(fn, reps=20):
+    """GPU time per call of ``fn`` without its host overhead: ``reps`` calls captured in one CUDA
+    graph, replayed. ``fn`` must take the current stream when called. Falls back to
+    :func:`timed` (with a note) when the calls cannot be captured."""
+    try:
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):
+            fn()  # warm-up off the capture: caches, first-call compilation
+        torch.cuda.current_stream().wait_stream(side)
+        torch.cuda.synchronize()
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            for _ in range(reps):
+                fn()
+        return timed(graph.replay, 3) / reps
+    except Exception as err:  # noqa: BLE001 - report and time with the host in the loop
+        print(f"  (not capturable in a CUDA graph: {type(err).__name__}: {err}; timed with host overhead)")
+        torch.cuda.synchronize()
+        return timed(fn, reps)
+
+
 def timed(fn, reps=20):
     fn()
     torch.cuda.synchronize()
@@ -298,25 +319,26 @@ def bench(backends, shapes=((4096, 1024), (65536, 1024))):
         copy3_src = torch.empty(3 * n // 2, device="cuda")
         copy3_dst = torch.empty_like(copy3_src)
         rows_out = []
-        t_copy2 = timed(lambda: copy_dst.copy_(copy_src))  # 8n bytes read + 8n written
-        t_copy3 = timed(lambda: copy3_dst.copy_(copy3_src))  # 6n read + 6n written = 12n, as fused
+        t_copy2 = timed_kernel(lambda: copy_dst.copy_(copy_src))  # 8n bytes read + 8n written
+        t_copy3 = timed_kernel(lambda: copy3_dst.copy_(copy3_src))  # 6n read + 6n written = 12n, as fused
         rows_out.append(("device copy, bytes of fwd (8n)", "fwd", t_copy2 / 2, 8 * n))
         rows_out.append(("device copy, bytes of fwd+bwd (12n)", "fwd+bwd", t_copy3, 12 * n))
         for backend in backends:
             kernels = importlib.import_module(f"fastseg.ops.range_mae.{backend}")
-            stream = torch.cuda.current_stream().cuda_stream
-            rows_out.append((f"fastseg {backend} kernel", "fwd", timed(lambda: kernels.forward(
-                t, p, lengths=None, mean_over_ranges=False, out_loss=loss_rows, stream=stream)), 8 * n))
-            default = getattr(kernels, "FUSED_KERNEL", None)
-            for schedule in FUSED_SCHEDULES if default else (None,):
+            default = getattr(kernels, "SCHEDULE", None)
+            bt, bp, bloss, bgrad = map(device_buffer, (t, p, loss_rows, grad))  # as fastseg.torch passes them
+            for schedule in getattr(kernels, "SCHEDULES", (None,)):
                 if schedule:
-                    kernels.FUSED_KERNEL = schedule
-                label = f"fastseg {backend} fused kernel" + (f" ({schedule})" if schedule else "")
-                rows_out.append((label, "fwd+bwd", timed(lambda: kernels.forward_backward(
-                    t, p, lengths=None, mean_over_ranges=False, grad_scale=1.0, out_loss=loss_rows,
-                    out_grad=grad, stream=stream)), 12 * n))
+                    kernels.SCHEDULE = schedule
+                label = f"fastseg {backend}" + (f" {schedule}" if schedule else "")
+                rows_out.append((f"{label} kernel", "fwd", timed_kernel(lambda: kernels.forward(
+                    bt, bp, lengths=None, mean_over_ranges=False, out_loss=bloss,
+                    stream=torch.cuda.current_stream().cuda_stream)), 8 * n))
+                rows_out.append((f"{label} fused kernel", "fwd+bwd", timed_kernel(lambda: kernels.forward_backward(
+                    bt, bp, lengths=None, mean_over_ranges=False, grad_scale=1.0, out_loss=bloss,
+                    out_grad=bgrad, stream=torch.cuda.current_stream().cuda_stream)), 12 * n))
             if default:
-                kernels.FUSED_KERNEL = default
+                kernels.SCHEDULE = default
 
             def torch_op():
                 q = p.detach().requires_grad_(True)
@@ -360,8 +382,6 @@ def overhead_breakdown(backend, shape=(4096, 1024), reps=50):
     def step():
         q = p.detach().requires_grad_(True)
         ft.range_mae(t, q, backend=backend).backward()
-
-    from fastseg.torch._rowloss import device_buffer
 
     bt, bp, bloss, bgrad = map(device_buffer, (t, p, loss, grad))
     layers = [

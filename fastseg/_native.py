@@ -48,7 +48,7 @@ THREADS = 128
 """Threads per block of the warp-per-row kernels: 4 warps, one row each."""
 
 BLOCK_ROW_THREADS = 256
-"""Threads per block of the block-per-row kernels (kernels/reduce.cuh's ``BlockRow<256>``)."""
+"""Threads per block of the hinge and cross-entropy block-per-row kernels (``BlockRow<256>``)."""
 
 NULL = np.uint64(0)
 """The argument for an absent optional array (the kernels read it only when its flag is set)."""
@@ -164,10 +164,10 @@ class Call:
         """``(array or NULL, flag)`` for an optional input such as class weights."""
         return (NULL, np.int32(0)) if x is None else (self.inp(x, dtype), np.int32(1))
 
-    def launch(self, op: str, name: str, rows: int, args, *, block_per_row: bool = False) -> None:
+    def launch(self, op: str, name: str, rows: int, args, *, block_threads: int | None = None) -> None:
         """Run kernel ``name`` of ``kernels/<op>.cu`` on the call's stream, with one warp per row or
-        (``block_per_row``) one ``BLOCK_ROW_THREADS``-thread block per row."""
-        grid, block = ((rows,), (BLOCK_ROW_THREADS,)) if block_per_row else \
+        (``block_threads`` given) one block of that many threads per row."""
+        grid, block = ((rows,), (block_threads,)) if block_threads else \
             (((rows * 32 + THREADS - 1) // THREADS,), (THREADS,))
         args = tuple(np.uint64(a.ptr) if isinstance(a, DeviceBuffer) else a for a in args)
         function(op, name, self.device)(grid, block, args, stream=self.stream)

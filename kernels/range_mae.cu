@@ -286,6 +286,95 @@ __device__ void fused_row(const T* __restrict__ t, const T* __restrict__ p, T* _
   if (lane == 0) *out_loss = T(finish_loss(loss, n_ranges, mean));
 }
 
+// A whole row in one block of kThreads threads (rows up to kThreads * kVec elements): thread r
+// holds elements [r * kVec, (r + 1) * kVec), read once. Each element's range start is a prefix
+// max of range starts, its end a suffix min of range ends (warp shuffles, then the warps'
+// aggregates through shared memory); the number of ranges is counted alongside. Then the loss and
+// (when g is not null) the gradient, in one pass: no tile carries, no second read of t.
+template <class T, int kThreads>
+__device__ void block_row(const T* __restrict__ t, const T* __restrict__ p, T* __restrict__ g, int n,
+                          long long L, bool mean, double scale, T* out_loss, const BlockRow<kThreads>& grp) {
+  constexpr int kWarps = kThreads / 32;
+  const int rank = grp.rank, lane = rank % 32, warp = rank / 32;
+  if (n < 0 || n > L) {
+    if (g) for (long long i = rank; i < L; i += kThreads) g[i] = T(quiet_nan());
+    if (rank == 0) *out_loss = T(quiet_nan());
+    return;
+  }
+  const int i0 = rank * kVec;
+  __align__(16) T tv[kVec];
+  __align__(16) T pv[kVec];
+  load_vec<T, true>(t, i0, n, tv, T(0));
+  load_vec<T, true>(p, i0, n, pv, T(0));
+  T before = (i0 > 0 && i0 <= n) ? t[i0 - 1] : tv[0];
+  T after = i0 + kVec < n ? t[i0 + kVec] : tv[kVec - 1];
+  bool head[kVec];
+  heads_of(tv, before, i0, n, head);
+  int start[kVec], last = -1, heads = 0;
+#pragma unroll
+  for (int k = 0; k < kVec; ++k) {
+    if (head[k]) {
+      last = i0 + k;
+      ++heads;
+    }
+    start[k] = last;
+  }
+  int end[kVec], first = n;
+#pragma unroll
+  for (int k = kVec - 1; k >= 0; --k) {
+    int next = i0 + k + 1;
+    if (next < n && (k + 1 < kVec ? tv[k + 1] : after) != tv[k]) first = next;
+    end[k] = first;
+  }
+  // inclusive scans inside the warp: max of starts from the left, min of ends from the right
+  int pre = last, suf = first;
+  for (int off = 1; off < 32; off <<= 1) {
+    int o = __shfl_up_sync(kFullMask, pre, off);
+    if (lane >= off && o > pre) pre = o;
+    o = __shfl_down_sync(kFullMask, suf, off);
+    if (lane + off < 32 && o < suf) suf = o;
+  }
+  int warp_heads = __reduce_add_sync(kFullMask, heads);
+  __shared__ int warp_max_start[kWarps], warp_min_end[kWarps], warp_count[kWarps];
+  if (lane == 31) warp_max_start[warp] = pre;
+  if (lane == 0) {
+    warp_min_end[warp] = suf;
+    warp_count[warp] = warp_heads;
+  }
+  int entering = __shfl_up_sync(kFullMask, pre, 1);
+  int leaving = __shfl_down_sync(kFullMask, suf, 1);
+  if (lane == 0) entering = -1;
+  if (lane == 31) leaving = n;
+  __syncthreads();
+  int n_ranges = 0;
+  for (int w = 0; w < kWarps; ++w) {
+    if (w < warp && warp_max_start[w] > entering) entering = warp_max_start[w];
+    if (w > warp && warp_min_end[w] < leaving) leaving = warp_min_end[w];
+    n_ranges += warp_count[w];
+  }
+  if (mean && n_ranges > 0) scale /= static_cast<double>(n_ranges);
+  double loss = 0.0;
+  __align__(16) T gv[kVec];
+#pragma unroll
+  for (int k = 0; k < kVec; ++k) {
+    gv[k] = T(0);
+    if (i0 + k < n) {
+      int s0 = start[k] > entering ? start[k] : entering;
+      int e = end[k] < leaving ? end[k] : leaving;
+      double w = 1.0 / static_cast<double>(e - s0);
+      T d = tv[k] - pv[k];
+      loss += abs_value(static_cast<double>(d)) * w;
+      gv[k] = grad_value(d, T(scale * w));
+    }
+  }
+  if (g) {
+    store_vec(g, i0, n, gv);
+    for (long long i = n + rank; i < L; i += kThreads) g[i] = T(0);
+  }
+  loss = grp.sum(loss);
+  if (rank == 0) *out_loss = T(finish_loss(loss, n_ranges, mean));
+}
+
 }  // namespace fastseg
 
 // One fused kernel per batching schedule: range_mae_<name>_<f32|f64>. "fused" is the one
@@ -304,6 +393,32 @@ __device__ void fused_row(const T* __restrict__ t, const T* __restrict__ p, T* _
         scale * (has_row_scale ? row_scale[row] : 1.0), out_loss + row, threadIdx.x & 31);     \
   }
 
+// range_mae_{forward,fused}_block<THREADS>_<f32|f64>: a block of THREADS threads per row, for rows
+// of at most THREADS * 4 elements (fastseg/ops/range_mae/native.py picks them by length).
+#define FASTSEG_RANGE_MAE_BLOCK(T, SUFFIX, THREADS)                                             \
+  extern "C" __global__ void range_mae_forward_block##THREADS##_##SUFFIX(                       \
+      const T* t, const T* p, const long long* lengths, int has_lengths, int mean,             \
+      T* out_loss, long long rows, long long L) {                                              \
+    long long row = fastseg::BlockRow<THREADS>::row();                                         \
+    if (row >= rows) return;                                                                   \
+    fastseg::block_row<T, THREADS>(t + row * L, p + row * L, nullptr,                          \
+                                   fastseg::row_length(lengths, has_lengths, row, L), L,       \
+                                   mean != 0, 1.0, out_loss + row,                             \
+                                   fastseg::BlockRow<THREADS>::here());                        \
+  }                                                                                            \
+  extern "C" __global__ void range_mae_fused_block##THREADS##_##SUFFIX(                         \
+      const T* t, const T* p, const long long* lengths, int has_lengths, int mean,             \
+      double scale, const double* row_scale, int has_row_scale, T* out_loss, T* out_grad,      \
+      long long rows, long long L) {                                                           \
+    long long row = fastseg::BlockRow<THREADS>::row();                                         \
+    if (row >= rows) return;                                                                   \
+    fastseg::block_row<T, THREADS>(                                                            \
+        t + row * L, p + row * L, out_grad + row * L,                                          \
+        fastseg::row_length(lengths, has_lengths, row, L), L, mean != 0,                       \
+        scale * (has_row_scale ? row_scale[row] : 1.0), out_loss + row,                        \
+        fastseg::BlockRow<THREADS>::here());                                                   \
+  }
+
 #define FASTSEG_RANGE_MAE_KERNELS(T, SUFFIX)                                                   \
   extern "C" __global__ void range_mae_forward_##SUFFIX(                                       \
       const T* t, const T* p, const long long* lengths, int has_lengths, int mean,             \
@@ -315,7 +430,9 @@ __device__ void fused_row(const T* __restrict__ t, const T* __restrict__ p, T* _
                             mean != 0, out_loss + row, threadIdx.x & 31);                      \
   }                                                                                            \
   FASTSEG_RANGE_MAE_FUSED(T, SUFFIX, fused, 4, 2)                                              \
-  FASTSEG_RANGE_MAE_FUSED(T, SUFFIX, fused_unbatched, 1, 1)
+  FASTSEG_RANGE_MAE_FUSED(T, SUFFIX, fused_unbatched, 1, 1)                                    \
+  FASTSEG_RANGE_MAE_BLOCK(T, SUFFIX, 256)                                                      \
+  FASTSEG_RANGE_MAE_BLOCK(T, SUFFIX, 1024)
 
 FASTSEG_RANGE_MAE_KERNELS(float, f32)
 FASTSEG_RANGE_MAE_KERNELS(double, f64)

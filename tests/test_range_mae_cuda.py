@@ -107,37 +107,43 @@ def test_gpu_torch_tensors_match_reference(backend):
     np.testing.assert_allclose(p.grad.cpu().numpy(), ref_grad, rtol=1e-12)
 
 
-@pytest.mark.parametrize("schedule", ["fused", "fused_unbatched"])
+@pytest.mark.parametrize("schedule, length", [("block", 300), ("block", 1500), ("fused", 300),
+                                              ("fused_unbatched", 300)])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("mean", [False, True])
-def test_native_backend_on_host(native_on_host, monkeypatch, schedule, dtype, mean):
-    """The native backend's Python launch path and its kernels, run on the host (tests/host_cupy.py):
-    buffers by address on the caller's stream (as fastseg.torch passes CUDA tensors), and host
-    arrays copied in and out with int32 lengths and a per-row gradient scale (as the NumPy API)."""
+def test_native_backend_on_host(native_on_host, monkeypatch, schedule, length, dtype, mean):
+    """The native backend's Python launch path and its kernels, run on the host (tests/host_cupy.py),
+    under each schedule: buffers by address on the caller's stream (as fastseg.torch passes CUDA
+    tensors), and host arrays copied in and out with int32 lengths and a per-row gradient scale
+    (as the NumPy API)."""
     import host_cupy
     from fastseg.ops.range_mae import native
     from host_cupy import host_buffer
 
-    monkeypatch.setattr(native, "FUSED_KERNEL", schedule)
+    monkeypatch.setattr(native, "SCHEDULE", schedule)
     rng = np.random.default_rng(21)
-    rows = 9  # 3 blocks of 4 warps, the last one part empty
-    y_true, y_pred = piecewise_rows(rng, rows, 300, max_ranges=20, dtype=dtype)
+    rows, L = 9, length  # a warp per row: 3 blocks of 4 warps, the last one part empty
+    y_true, y_pred = piecewise_rows(rng, rows, L, max_ranges=20, dtype=dtype)
     y_pred[4, 7] = np.nan
-    lengths = np.array([300, 0, 129, 128, 299, 1, 300, 301, 77])
-    n_ok = np.where(lengths > 300, 0, lengths)  # the reference takes valid lengths only
+    lengths = np.array([L, 0, 129, 128, L - 1, 1, L, L + 1, 77])
+    n_ok = np.where(lengths > L, 0, lengths)  # the reference takes valid lengths only
+    rr = "mean" if mean else "sum"
     ref = reference.row_losses(y_true.astype(np.float64), y_pred.astype(np.float64), n_ok,
-                               range_reduction="mean" if mean else "sum", need_grad=True)
-    ref32 = reference.row_losses(y_true, y_pred, n_ok, range_reduction="mean" if mean else "sum", need_grad=True)
+                               range_reduction=rr, need_grad=True)
+    ref32 = reference.row_losses(y_true, y_pred, n_ok, range_reduction=rr, need_grad=True)
     ref_loss, ref_grad = ref[0].copy(), ref[1].copy()
     ref_loss[7], ref_grad[7] = np.nan, np.nan  # a length past the row: a NaN row
     scale = np.linspace(0.5, 2.0, rows)
+    suffix = "f32" if dtype == np.float32 else "f64"
+    block = {300: 256, 1500: 1024}[L] if schedule == "block" else None
 
     loss, grad = np.full(rows, -7, dtype), np.full_like(y_pred, -7)
     native.forward_backward(host_buffer(y_true), host_buffer(y_pred), lengths=host_buffer(lengths),
                             mean_over_ranges=mean, grad_scale=0.5, out_loss=host_buffer(loss),
                             out_grad=host_buffer(grad), stream=0xC0FFEE)
-    assert host_cupy.LAUNCHES[-1][0] == f"range_mae_{schedule}_{'f32' if dtype == np.float32 else 'f64'}"
-    assert host_cupy.LAUNCHES[-1][1:] == ((3,), (128,), 0xC0FFEE)
+    name, grid, threads, stream = host_cupy.LAUNCHES[-1]
+    assert name == f"range_mae_{f'fused_block{block}' if block else schedule}_{suffix}"
+    assert (grid, threads, stream) == (((rows,), (block,)) if block else ((3,), (128,))) + (0xC0FFEE,)
     assert_close(loss, ref_loss, ref32[0])
     assert_close(grad, 0.5 * ref_grad, 0.5 * ref32[1])
 
@@ -145,6 +151,7 @@ def test_native_backend_on_host(native_on_host, monkeypatch, schedule, dtype, me
     native.forward_backward(y_true, y_pred, lengths=lengths.astype(np.int32), mean_over_ranges=mean,
                             grad_scale=scale, out_loss=loss, out_grad=grad)
     native.forward(y_true, y_pred, lengths=lengths.astype(np.int32), mean_over_ranges=mean, out_loss=fwd)
+    assert host_cupy.LAUNCHES[-1][0] == f"range_mae_{f'forward_block{block}' if block else 'forward'}_{suffix}"
     assert_close(loss, ref_loss, ref32[0])
     assert_close(fwd, ref_loss, ref32[0])
     assert_close(grad, scale[:, None] * ref_grad, scale[:, None] * ref32[1])

@@ -2,16 +2,16 @@
 // against the serial row definition: random piecewise-constant rows of many lengths (vector and
 // scalar loads, tiles cut inside ranges, one-element ranges, one range per row), valid lengths
 // (one ending at a tile boundary) and lengths outside [0, L], NaN rows, both range reductions,
-// per-row gradient scales. Every exported fused schedule is checked. Gradients must equal the
-// serial ones bit for bit; losses agree within 1e-12 (float64) or 1e-6 (float32: the forward
-// kernel subtracts in double); both lane orders must agree bit for bit.
+// per-row gradient scales. Every exported schedule is checked (warp per row: two fused schedules;
+// block per row: 256 threads up to 1024 elements, 1024 threads up to 4096). Gradients must equal
+// the serial ones bit for bit; losses agree within 1e-12 (float64) or 1e-6 (float32: the forward
+// kernel subtracts in double); both thread orders must agree bit for bit.
 #include "tests/warp_sim.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <random>
-#include <utility>
 #include <vector>
 
 #include "range_mae.cu"
@@ -19,7 +19,6 @@
 
 namespace {
 
-constexpr unsigned kThreads = 128;  // as fastseg/ops/range_mae/native.py launches
 constexpr long long kTileElems = fastseg::kTile;  // a length ending exactly at a tile boundary
 
 template <class T>
@@ -61,11 +60,25 @@ template <class T>
 using Fused = void (*)(const T*, const T*, const long long*, int, int, double, const double*, int, T*, T*,
                        long long, long long);
 
+// A forward and a fused kernel launched alike: a warp per row (128-thread blocks) or a block per
+// row, for the row lengths native.py gives it (min_length..max_length).
+template <class T>
+struct Schedule {
+  const char* name;
+  Forward<T> forward;
+  Fused<T> fused;
+  unsigned threads, rows_per_block;
+  long long min_length, max_length;
+};
+
 template <class T>
 void check_case(const char* name, const Case<T>& c, bool use_lengths, bool mean, bool use_row_scale,
-                Forward<T> forward, Fused<T> fused) {
+                const Schedule<T>& k) {
   const double scale = 0.25, loss_tol = sizeof(T) == 8 ? 1e-12 : 1e-6;
-  unsigned grid = static_cast<unsigned>((c.rows * 32 + kThreads - 1) / kThreads);
+  const unsigned grid = static_cast<unsigned>((c.rows + k.rows_per_block - 1) / k.rows_per_block);
+  const unsigned kThreads = k.threads;
+  Forward<T> forward = k.forward;
+  Fused<T> fused = k.fused;
   std::vector<T> loss_fwd[2], loss_fused[2], grad[2];
   for (int o = 0; o < 2; ++o) {
     auto order = o ? warp_sim::Order::reverse : warp_sim::Order::forward;
@@ -110,33 +123,44 @@ void check_case(const char* name, const Case<T>& c, bool use_lengths, bool mean,
 }
 
 template <class T>
-void run_all(const char* dtype, Forward<T> forward, std::vector<std::pair<const char*, Fused<T>>> fused) {
+void run_all(const char* dtype, const std::vector<Schedule<T>>& schedules) {
   std::mt19937_64 rng(20261127);
   // (rows, L, longest run): L = 1, a lane's 4 elements, a tile (128) and either side of one,
-  // several tiles, odd lengths (misaligned rows: scalar loads), one range per row
+  // several tiles, odd lengths (misaligned rows: scalar loads), one range per row, a row of a
+  // 256-thread block and one past it, a row of a 1024-thread block
   const long long shapes[][3] = {{5, 1, 1},    {6, 4, 2},     {3, 127, 1},  {7, 128, 40},
                                  {5, 129, 3},  {9, 300, 300}, {4, 515, 9},  {3, 1000, 120},
-                                 {2, 1024, 1}, {3, 777, 777}};
+                                 {2, 1024, 1}, {3, 777, 777}, {2, 1025, 50}, {2, 4096, 900}};
   for (const auto& s : shapes) {
     Case<T> c = make_case<T>(rng, s[0], s[1], static_cast<int>(s[2]));
     char name[128];
-    for (const auto& [kernel, fused_kernel] : fused)
+    for (const Schedule<T>& k : schedules) {
+      if (s[1] < k.min_length || s[1] > k.max_length) continue;
       for (int variant = 0; variant < 8; ++variant) {
         bool lengths = variant & 1, mean = variant & 2, row_scale = variant & 4;
-        std::snprintf(name, sizeof name, "%s %s %lldx%lld runs<=%lld%s%s%s", dtype, kernel, s[0], s[1], s[2],
+        std::snprintf(name, sizeof name, "%s %s %lldx%lld runs<=%lld%s%s%s", dtype, k.name, s[0], s[1], s[2],
                       lengths ? " lengths" : "", mean ? " mean" : "", row_scale ? " row_scale" : "");
-        check_case(name, c, lengths, mean, row_scale, forward, fused_kernel);
+        check_case(name, c, lengths, mean, row_scale, k);
       }
+    }
   }
 }
 
 }  // namespace
 
 int main() {
-  run_all<float>("float32", range_mae_forward_f32,
-                 {{"fused", range_mae_fused_f32}, {"fused_unbatched", range_mae_fused_unbatched_f32}});
-  run_all<double>("float64", range_mae_forward_f64,
-                  {{"fused", range_mae_fused_f64}, {"fused_unbatched", range_mae_fused_unbatched_f64}});
+  const long long any = 1LL << 40;
+  run_all<float>("float32",
+                 {{"fused", range_mae_forward_f32, range_mae_fused_f32, 128, 4, 0, any},
+                  {"fused_unbatched", range_mae_forward_f32, range_mae_fused_unbatched_f32, 128, 4, 0, any},
+                  {"block256", range_mae_forward_block256_f32, range_mae_fused_block256_f32, 256, 1, 0, 1024},
+                  {"block1024", range_mae_forward_block1024_f32, range_mae_fused_block1024_f32, 1024, 1, 1025, 4096}});
+  run_all<double>("float64",
+                  {{"fused", range_mae_forward_f64, range_mae_fused_f64, 128, 4, 0, any},
+                   {"fused_unbatched", range_mae_forward_f64, range_mae_fused_unbatched_f64, 128, 4, 0, any},
+                   {"block256", range_mae_forward_block256_f64, range_mae_fused_block256_f64, 256, 1, 0, 1024},
+                   {"block1024", range_mae_forward_block1024_f64, range_mae_fused_block1024_f64, 1024, 1, 1025,
+                    4096}});
   if (failures) {
     std::printf("%d failures\n", failures);
     return 1;

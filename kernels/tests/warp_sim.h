@@ -122,10 +122,13 @@ inline void run_block(std::function<void()> body, Order order) {
   if (block.threads.size() < n) block.threads.resize(n);
   block.arrived.assign(n, 0);
   active = &block;
+  static ucontext_t blank;  // one getcontext (a system call) for every fiber ever made
+  static bool have_blank = getcontext(&blank) == 0;
+  if (!have_blank) fail("getcontext failed", 0, Op::start);
   for (unsigned t = 0; t < n; ++t) {
     Thread& th = block.threads[t];
     if (th.stack.empty()) th.stack.resize(1 << 16);
-    getcontext(&th.context);
+    th.context = blank;
     th.context.uc_stack.ss_sp = th.stack.data();
     th.context.uc_stack.ss_size = th.stack.size();
     th.context.uc_link = &block.scheduler;

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..._native import NULL, Call
+from ..._native import BLOCK_ROW_THREADS, NULL, Call
 
 OP = "cross_entropy"
 BLOCK_MIN_CLASSES = 4096
@@ -19,7 +19,7 @@ def _launch(call, name, x, args):
     n, c = x.shape
     block = c >= BLOCK_MIN_CLASSES
     call.launch(OP, f"{OP}_{name}{'_block' if block else ''}_{_SUFFIX[x.dtype]}", n,
-                (*args, np.int64(n), np.int64(c)), block_per_row=block)
+                (*args, np.int64(n), np.int64(c)), block_threads=BLOCK_ROW_THREADS if block else None)
 
 
 def _grad(call, out_grad):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..._native import NULL, Call
+from ..._native import BLOCK_ROW_THREADS, NULL, Call
 
 OP = "multiclass_hinge"
 BLOCK_MIN_CLASSES = 4096
@@ -26,7 +26,7 @@ def _run(scores, labels, weight, margin, p, divide, grad_scale, out_loss, out_gr
         call.launch(OP, f"{OP}{'_block' if block else ''}_{_SUFFIX[s.dtype]}", n,
                     (s, y, w, has_w, np.float64(margin), np.int32(p), np.int32(divide), scale, row_scale,
                      has_rs, call.out(out_loss), grad, np.int32(want_grad), np.int64(n), np.int64(c)),
-                    block_per_row=block)
+                    block_threads=BLOCK_ROW_THREADS if block else None)
 
 
 def forward(scores, labels, *, weight, margin, p, divide_by_classes, out_loss, stream=None) -> None:
