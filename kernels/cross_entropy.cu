@@ -110,7 +110,8 @@ __device__ void keras_row(const T* t, const T* p, long long n_classes, double ep
 // cross_entropy_<kind>[LAYOUT]_<f32|f64>: LAYOUT empty = a warp per row (128-thread blocks),
 // "_block" = a 256-thread block per row (fastseg/ops/cross_entropy/native.py picks by width).
 #define FASTSEG_XENT_KERNELS(T, SUFFIX, GROUP, LAYOUT)                                             \
-  extern "C" __global__ void cross_entropy_class##LAYOUT##_##SUFFIX(                               \
+  extern "C" __global__ void __launch_bounds__(GROUP::threads)                                    \
+      cross_entropy_class##LAYOUT##_##SUFFIX(                                                     \
       const T* x, const long long* y, const double* w, int has_w, long long ignore, double eps,    \
       double scale, const double* row_scale, int has_rs, T* out_loss, T* out_grad, int want_grad,  \
       long long n, long long c) {                                                                  \
@@ -120,7 +121,8 @@ __device__ void keras_row(const T* t, const T* p, long long n_classes, double ep
                           scale * (has_rs ? row_scale[i] : 1.0), out_loss + i,                     \
                           want_grad ? out_grad + i * c : nullptr, GROUP::here());                  \
   }                                                                                                \
-  extern "C" __global__ void cross_entropy_prob##LAYOUT##_##SUFFIX(                                \
+  extern "C" __global__ void __launch_bounds__(GROUP::threads)                                    \
+      cross_entropy_prob##LAYOUT##_##SUFFIX(                                                      \
       const T* x, const T* t, const double* w, int has_w, double eps, double scale,                \
       const double* row_scale, int has_rs, T* out_loss, T* out_grad, int want_grad, long long n,   \
       long long c) {                                                                               \
@@ -130,7 +132,8 @@ __device__ void keras_row(const T* t, const T* p, long long n_classes, double ep
                          scale * (has_rs ? row_scale[i] : 1.0), out_loss + i,                      \
                          want_grad ? out_grad + i * c : nullptr, GROUP::here());                   \
   }                                                                                                \
-  extern "C" __global__ void cross_entropy_keras##LAYOUT##_##SUFFIX(                               \
+  extern "C" __global__ void __launch_bounds__(GROUP::threads)                                    \
+      cross_entropy_keras##LAYOUT##_##SUFFIX(                                                     \
       const T* t, const T* p, double eps, double scale, const double* row_scale, int has_rs,       \
       T* out_loss, T* out_grad, int want_grad, long long n, long long c) {                         \
     long long i = GROUP::row();                                                                    \

@@ -1,6 +1,6 @@
 // multiclass_hinge CUDA kernels: a warp (or, for wide rows, a block) per row, threads striding over
-// the classes (coalesced), sums reduced in a fixed order (deterministic). A label outside [0, C) gives a NaN row and
-// no out-of-bounds read. Loaded by fastseg/ops/multiclass_hinge/native.py.
+// the classes (coalesced), sums reduced in a fixed order (deterministic). A label outside [0, C)
+// gives a NaN row and no out-of-bounds read. Loaded by fastseg/ops/multiclass_hinge/native.py.
 #include "multiclass_hinge_row.cuh"
 #include "reduce.cuh"
 
@@ -36,7 +36,8 @@ __device__ void hinge_row(const T* s, long long y, long long c, double margin, i
 // multiclass_hinge[LAYOUT]_<f32|f64>: LAYOUT empty = a warp per row (128-thread blocks), "_block" =
 // a 256-thread block per row (fastseg/ops/multiclass_hinge/native.py picks by width).
 #define FASTSEG_HINGE_KERNELS(T, SUFFIX, GROUP, LAYOUT)                                         \
-  extern "C" __global__ void multiclass_hinge##LAYOUT##_##SUFFIX(                              \
+  extern "C" __global__ void __launch_bounds__(GROUP::threads)                                    \
+      multiclass_hinge##LAYOUT##_##SUFFIX(                                                        \
       const T* s, const long long* labels, const double* weight, int has_weight, double margin, \
       int p, int divide, double scale, const double* row_scale, int has_row_scale, T* out_loss, \
       T* out_grad, int want_grad, long long n, long long c) {                                  \

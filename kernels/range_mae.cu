@@ -10,6 +10,8 @@
 //   batch of tiles before it processes any (more bytes in flight per warp: the single-tile
 //   schedule was latency-bound), and pass 2 reads and writes with cache-streaming hints, so
 //   that the t lines pass 1 brought into L2 are the ones that stay there.
+// block:   rows up to 4096 elements in one block (block_row): every thread holds 4 elements, read
+//   once; block-wide scans give each element its range, one pass writes loss and gradient.
 // Deterministic: fixed shuffle trees, no atomics. Loaded by fastseg/ops/range_mae/native.py.
 #include "range_mae_row.cuh"
 #include "reduce.cuh"
@@ -396,7 +398,8 @@ __device__ void block_row(const T* __restrict__ t, const T* __restrict__ p, T* _
 // range_mae_{forward,fused}_block<THREADS>_<f32|f64>: a block of THREADS threads per row, for rows
 // of at most THREADS * 4 elements (fastseg/ops/range_mae/native.py picks them by length).
 #define FASTSEG_RANGE_MAE_BLOCK(T, SUFFIX, THREADS)                                             \
-  extern "C" __global__ void range_mae_forward_block##THREADS##_##SUFFIX(                       \
+  extern "C" __global__ void __launch_bounds__(THREADS)                                           \
+      range_mae_forward_block##THREADS##_##SUFFIX(                                                \
       const T* t, const T* p, const long long* lengths, int has_lengths, int mean,             \
       T* out_loss, long long rows, long long L) {                                              \
     long long row = fastseg::BlockRow<THREADS>::row();                                         \
@@ -406,7 +409,8 @@ __device__ void block_row(const T* __restrict__ t, const T* __restrict__ p, T* _
                                    mean != 0, 1.0, out_loss + row,                             \
                                    fastseg::BlockRow<THREADS>::here());                        \
   }                                                                                            \
-  extern "C" __global__ void range_mae_fused_block##THREADS##_##SUFFIX(                         \
+  extern "C" __global__ void __launch_bounds__(THREADS)                                           \
+      range_mae_fused_block##THREADS##_##SUFFIX(                                                  \
       const T* t, const T* p, const long long* lengths, int has_lengths, int mean,             \
       double scale, const double* row_scale, int has_row_scale, T* out_loss, T* out_grad,      \
       long long rows, long long L) {                                                           \

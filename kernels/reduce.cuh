@@ -25,7 +25,7 @@ __device__ __forceinline__ double warp_max(double v) {
 struct WarpRow {
   int rank;
   static constexpr int size = 32;
-  static constexpr int rows_per_block = 4;  // launched with 128-thread blocks
+  static constexpr int threads = 128;  // per block (4 rows): as fastseg/_native.py launches
   __device__ static long long row() {
     return (static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x) / 32;
   }
@@ -41,6 +41,7 @@ struct BlockRow {
   static_assert(kThreads % 32 == 0 && kThreads <= 1024, "a block is whole warps, at most 1024 threads");
   int rank;
   static constexpr int size = kThreads;
+  static constexpr int threads = kThreads;
   __device__ static long long row() { return blockIdx.x; }
   __device__ static BlockRow here() { return {static_cast<int>(threadIdx.x)}; }
   __device__ double sum(double v) const { return reduce<false>(v); }

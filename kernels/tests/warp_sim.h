@@ -32,6 +32,7 @@
 #define __global__
 #define __forceinline__ inline
 #define __align__(n) alignas(n)
+#define __launch_bounds__(...)
 #define __shared__ static
 
 struct alignas(16) int4 {
