@@ -217,8 +217,8 @@ def bench_cross_entropy(backends):
         x = torch.randn(n, c, device="cuda")
         y = torch.randint(0, c, (n,), device="cuda")
         loss, grad, dst = torch.empty(n, device="cuda"), torch.empty_like(x), torch.empty_like(x)
-        stream = torch.cuda.current_stream().cuda_stream
-        rows_out = [("device copy of the logits", timed(lambda: dst.copy_(x)))]
+        bx, by, bloss, bgrad = map(device_buffer, (x, y, loss, grad))
+        rows_out = [("device copy of the logits", timed_kernel(lambda: dst.copy_(x)))]
         for backend in backends:
             kernels = importlib.import_module(f"fastseg.ops.cross_entropy.{backend}")
             threshold = getattr(kernels, "BLOCK_MIN_CLASSES", None)
@@ -226,9 +226,9 @@ def bench_cross_entropy(backends):
             for label, min_classes in layouts:
                 if min_classes is not None:
                     kernels.BLOCK_MIN_CLASSES = min_classes
-                rows_out.append((f"fastseg {backend} fused kernel{label}", timed(lambda: kernels.cross_entropy(
-                    x, y, weight=None, ignore_index=-100, label_smoothing=0.0, grad_scale=1.0 / n, out_loss=loss,
-                    out_grad=grad, stream=stream))))
+                rows_out.append((f"fastseg {backend} fused kernel{label}", timed_kernel(lambda: kernels.cross_entropy(
+                    bx, by, weight=None, ignore_index=-100, label_smoothing=0.0, grad_scale=1.0 / n, out_loss=bloss,
+                    out_grad=bgrad, stream=torch.cuda.current_stream().cuda_stream))))
             if threshold is not None:
                 kernels.BLOCK_MIN_CLASSES = threshold
 
@@ -250,13 +250,13 @@ def bench_hinge(backends, n=65536, c=1000):
     y = torch.randint(0, c, (n,), device="cuda")
     loss, grad = torch.empty(n, device="cuda"), torch.empty_like(s)
     dst = torch.empty_like(s)
-    stream = torch.cuda.current_stream().cuda_stream
-    rows_out = [("device copy of the scores (read + write)", timed(lambda: dst.copy_(s)))]
+    bs, by, bloss, bgrad = map(device_buffer, (s, y, loss, grad))
+    rows_out = [("device copy of the scores (read + write)", timed_kernel(lambda: dst.copy_(s)))]
     for backend in backends:
         kernels = importlib.import_module(f"fastseg.ops.multiclass_hinge.{backend}")
-        rows_out.append((f"fastseg {backend} fused kernel", timed(lambda: kernels.forward_backward(
-            s, y, weight=None, margin=1.0, p=1, divide_by_classes=True, grad_scale=1.0, out_loss=loss,
-            out_grad=grad, stream=stream))))
+        rows_out.append((f"fastseg {backend} fused kernel", timed_kernel(lambda: kernels.forward_backward(
+            bs, by, weight=None, margin=1.0, p=1, divide_by_classes=True, grad_scale=1.0, out_loss=bloss,
+            out_grad=bgrad, stream=torch.cuda.current_stream().cuda_stream))))
 
     def theirs():
         q = s.detach().requires_grad_(True)
