@@ -71,6 +71,58 @@ __device__ __forceinline__ void heads_of(const T (&tv)[kVec], T before, int i0, 
     head[k] = i0 + k < n && (i0 + k == 0 || tv[k] != (k ? tv[k - 1] : before));
 }
 
+// The lane's view of its elements' ranges: start[k] is the last range start at or before element
+// k within the lane (-1: before the lane), end[k] the first start after it within the lane (n:
+// after the lane); returns (last start, first end) for the scans across lanes. `before` and
+// `after` are t[i0 - 1] and t[i0 + kVec]; `heads` counts the starts.
+template <class T>
+__device__ __forceinline__ void lane_ranges(const T (&tv)[kVec], T before, T after, int i0, int n,
+                                            int (&start)[kVec], int (&end)[kVec], int& last, int& first,
+                                            int& heads) {
+  bool head[kVec];
+  heads_of(tv, before, i0, n, head);
+  last = -1;
+  heads = 0;
+#pragma unroll
+  for (int k = 0; k < kVec; ++k) {
+    if (head[k]) {
+      last = i0 + k;
+      ++heads;
+    }
+    start[k] = last;
+  }
+  first = n;
+#pragma unroll
+  for (int k = kVec - 1; k >= 0; --k) {
+    int next = i0 + k + 1;
+    if (next < n && (k + 1 < kVec ? tv[k + 1] : after) != tv[k]) first = next;
+    end[k] = first;
+  }
+}
+
+// The loss of the lane's valid elements, sum |t - p| / |range|, and their gradient into gv (0 past
+// n), given the start of the range entering the lane and the end of the range leaving it.
+template <class T>
+__device__ __forceinline__ double lane_loss_grad(const T (&tv)[kVec], const T (&pv)[kVec],
+                                                 const int (&start)[kVec], const int (&end)[kVec],
+                                                 int entering, int leaving, int i0, int n, double scale,
+                                                 T (&gv)[kVec]) {
+  double loss = 0.0;
+#pragma unroll
+  for (int k = 0; k < kVec; ++k) {
+    gv[k] = T(0);
+    if (i0 + k < n) {
+      int s0 = start[k] > entering ? start[k] : entering;
+      int e = end[k] < leaving ? end[k] : leaving;
+      double w = 1.0 / static_cast<double>(e - s0);
+      T d = tv[k] - pv[k];
+      loss += abs_value(static_cast<double>(d)) * w;
+      gv[k] = grad_value(d, T(scale * w));
+    }
+  }
+  return loss;
+}
+
 template <class T>
 __device__ void forward_row(const T* t, const T* p, int n, long long L, bool mean, T* out_loss,
                             int lane) {
@@ -243,22 +295,9 @@ __device__ void fused_row(const T* __restrict__ t, const T* __restrict__ p, T* _
       int base = top - b * kTile, i0 = base + lane * kVec;
       if (base < 0) break;
       const Tile<T>& x = tiles[b];
-      bool head[kVec];
-      heads_of(x.t, x.before, i0, n, head);
-      int start[kVec], last = -1;
-#pragma unroll
-      for (int k = 0; k < kVec; ++k) {
-        if (head[k]) last = i0 + k;
-        start[k] = last;
-      }
+      int start[kVec], end[kVec], last, first, heads;
+      lane_ranges(x.t, x.before, x.after, i0, n, start, end, last, first, heads);
       int entering = exclusive_max(last, x.entering, lane);
-      int end[kVec], first = n;
-#pragma unroll
-      for (int k = kVec - 1; k >= 0; --k) {
-        int next = i0 + k + 1;
-        if (next < n && (k + 1 < kVec ? x.t[k + 1] : x.after) != x.t[k]) first = next;
-        end[k] = first;
-      }
       int incl = first;
       for (int off = 1; off < 32; off <<= 1) {
         int o = __shfl_down_sync(kFullMask, incl, off);
@@ -267,18 +306,7 @@ __device__ void fused_row(const T* __restrict__ t, const T* __restrict__ p, T* _
       int leaving = __shfl_down_sync(kFullMask, incl, 1);
       if (lane == 31 || carry_end < leaving) leaving = carry_end;
       __align__(16) T gv[kVec];
-#pragma unroll
-      for (int k = 0; k < kVec; ++k) {
-        gv[k] = T(0);
-        if (i0 + k < n) {
-          int s0 = start[k] > entering ? start[k] : entering;
-          int e = end[k] < leaving ? end[k] : leaving;
-          double w = 1.0 / static_cast<double>(e - s0);
-          T d = x.t[k] - x.p[k];
-          loss += abs_value(static_cast<double>(d)) * w;
-          gv[k] = grad_value(d, T(scale * w));
-        }
-      }
+      loss += lane_loss_grad(x.t, x.p, start, end, entering, leaving, i0, n, scale, gv);
       store_vec(g, i0, n, gv);
       int tile_min = __shfl_sync(kFullMask, incl, 0);
       if (tile_min < carry_end) carry_end = tile_min;
@@ -310,24 +338,8 @@ __device__ void block_row(const T* __restrict__ t, const T* __restrict__ p, T* _
   load_vec<T, true>(p, i0, n, pv, T(0));
   T before = (i0 > 0 && i0 <= n) ? t[i0 - 1] : tv[0];
   T after = i0 + kVec < n ? t[i0 + kVec] : tv[kVec - 1];
-  bool head[kVec];
-  heads_of(tv, before, i0, n, head);
-  int start[kVec], last = -1, heads = 0;
-#pragma unroll
-  for (int k = 0; k < kVec; ++k) {
-    if (head[k]) {
-      last = i0 + k;
-      ++heads;
-    }
-    start[k] = last;
-  }
-  int end[kVec], first = n;
-#pragma unroll
-  for (int k = kVec - 1; k >= 0; --k) {
-    int next = i0 + k + 1;
-    if (next < n && (k + 1 < kVec ? tv[k + 1] : after) != tv[k]) first = next;
-    end[k] = first;
-  }
+  int start[kVec], end[kVec], last, first, heads;
+  lane_ranges(tv, before, after, i0, n, start, end, last, first, heads);
   // inclusive scans inside the warp: max of starts from the left, min of ends from the right
   int pre = last, suf = first;
   for (int off = 1; off < 32; off <<= 1) {
@@ -355,20 +367,8 @@ __device__ void block_row(const T* __restrict__ t, const T* __restrict__ p, T* _
     n_ranges += warp_count[w];
   }
   if (mean && n_ranges > 0) scale /= static_cast<double>(n_ranges);
-  double loss = 0.0;
   __align__(16) T gv[kVec];
-#pragma unroll
-  for (int k = 0; k < kVec; ++k) {
-    gv[k] = T(0);
-    if (i0 + k < n) {
-      int s0 = start[k] > entering ? start[k] : entering;
-      int e = end[k] < leaving ? end[k] : leaving;
-      double w = 1.0 / static_cast<double>(e - s0);
-      T d = tv[k] - pv[k];
-      loss += abs_value(static_cast<double>(d)) * w;
-      gv[k] = grad_value(d, T(scale * w));
-    }
-  }
+  double loss = lane_loss_grad(tv, pv, start, end, entering, leaving, i0, n, scale, gv);
   if (g) {
     store_vec(g, i0, n, gv);
     for (long long i = n + rank; i < L; i += kThreads) g[i] = T(0);

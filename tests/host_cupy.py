@@ -269,3 +269,23 @@ def backend_on_host(request, op: str, backend: str):
     else:
         request.getfixturevalue("native_on_host")
     return importlib.import_module(f"fastseg.ops.{op}.{backend}")
+
+
+DEVICE_VARIANTS = {
+    "cuda-simulator": ("cuda", False, False),
+    "native-host-arrays": ("native", False, False),
+    "native-buffers": ("native", True, False),
+    "native-buffers-block-per-row": ("native", True, True),
+}
+"""How a row-per-warp-or-block op's device kernels run here: (backend, inputs as device buffers,
+one block per row even for narrow rows)."""
+
+
+def device_variant(request, monkeypatch, op: str, variant: str):
+    """``(kernels, dev)`` for one of ``DEVICE_VARIANTS``: the op's CUDA backend module, runnable
+    here, and the function that turns a host array into what the test passes it."""
+    backend, as_buffers, block_per_row = DEVICE_VARIANTS[variant]
+    kernels = backend_on_host(request, op, backend)
+    if block_per_row:
+        monkeypatch.setattr(kernels, "BLOCK_MIN_CLASSES", 100)
+    return kernels, (host_buffer if as_buffers else (lambda a: a))

@@ -9,6 +9,7 @@ from hypothesis.extra import numpy as hnp
 
 import fastseg
 from fastseg.ops.cross_entropy import reference
+from host_cupy import DEVICE_VARIANTS, LAUNCHES, device_variant
 
 torch = pytest.importorskip("torch")
 import fastseg.torch as ft  # noqa: E402
@@ -130,17 +131,12 @@ def test_all_rows_ignored_mean_is_nan_like_torch():
     assert torch.isnan(ft.cross_entropy(x, y)) and torch.isnan(F.cross_entropy(x, y))
 
 
-@pytest.mark.parametrize("backend, as_buffers, block_per_row", [
-    ("cuda", False, False), ("native", False, False), ("native", True, False), ("native", True, True)])
-def test_device_kernels_on_host_match_reference(request, monkeypatch, backend, as_buffers, block_per_row):
+@pytest.mark.parametrize("variant", DEVICE_VARIANTS)
+def test_device_kernels_on_host_match_reference(request, monkeypatch, variant):
     """The Numba CUDA kernels on the simulator; the CUDA C++ kernels (a warp or a block per row)
     behind the native backend's Python launch code on the host (tests/host_cupy.py), with host
     arrays (copied in and out) or buffers by address (as fastseg.torch passes CUDA tensors)."""
-    from host_cupy import LAUNCHES, backend_on_host, host_buffer
-    kernels = backend_on_host(request, "cross_entropy", backend)
-    if block_per_row:
-        monkeypatch.setattr(kernels, "BLOCK_MIN_CLASSES", 100)
-    dev = host_buffer if as_buffers else (lambda a: a)
+    kernels, dev = device_variant(request, monkeypatch, "cross_entropy", variant)
     rng = np.random.default_rng(7)
     x, w = 3 * rng.standard_normal((4, 150)), rng.random(150)
     y, scale = np.array([3, -100, 149, 200]), np.array([1.0, 2.0, 3.0, 4.0])
@@ -161,5 +157,5 @@ def test_device_kernels_on_host_match_reference(request, monkeypatch, backend, a
     ref_l, ref_g = reference.categorical_crossentropy_rows(t, p, need_grad=True)
     np.testing.assert_allclose(loss, ref_l, rtol=1e-12)
     np.testing.assert_allclose(grad, ref_g, rtol=1e-12)
-    if backend == "native":
-        assert [launch[2] for launch in LAUNCHES[-3:]] == [(256,) if block_per_row else (128,)] * 3
+    if variant.startswith("native"):
+        assert [launch[2] for launch in LAUNCHES[-3:]] == [(256,) if "block" in variant else (128,)] * 3

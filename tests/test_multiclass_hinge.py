@@ -10,7 +10,7 @@ from hypothesis.extra import numpy as hnp
 
 import fastseg
 from fastseg.ops.multiclass_hinge import reference
-from host_cupy import LAUNCHES, backend_on_host, host_buffer
+from host_cupy import DEVICE_VARIANTS, LAUNCHES, device_variant
 from tolerance import assert_close
 
 CS231N_SCORES = np.array([[3.2, 5.1, -1.7], [1.3, 4.9, 2.0], [2.2, 2.5, -3.1]])
@@ -137,16 +137,12 @@ def test_kernel_never_reads_out_of_bounds_for_bad_labels(dtype):
     assert loss[0] == 3 and np.isnan(loss[1:]).all() and np.isnan(grad[1:]).all()
 
 
-@pytest.mark.parametrize("backend, as_buffers, block_per_row", [
-    ("cuda", False, False), ("native", False, False), ("native", True, False), ("native", True, True)])
-def test_device_kernels_on_host_match_reference(request, monkeypatch, backend, as_buffers, block_per_row):
+@pytest.mark.parametrize("variant", DEVICE_VARIANTS)
+def test_device_kernels_on_host_match_reference(request, monkeypatch, variant):
     """The Numba CUDA kernel on the simulator; the CUDA C++ kernel (a warp or a block per row)
     behind the native backend's Python launch code on the host (tests/host_cupy.py), with host
     arrays (copied in and out) or buffers by address (as fastseg.torch passes CUDA tensors)."""
-    kernels = backend_on_host(request, "multiclass_hinge", backend)
-    if block_per_row:
-        monkeypatch.setattr(kernels, "BLOCK_MIN_CLASSES", 100)
-    dev = host_buffer if as_buffers else (lambda a: a)
+    kernels, dev = device_variant(request, monkeypatch, "multiclass_hinge", variant)
     rng = np.random.default_rng(2)
     s, y = rng.standard_normal((5, 150)), np.array([0, 149, 7, 33, 1])
     y_bad = np.array([0, 150, 7, -1, 1])
@@ -166,5 +162,5 @@ def test_device_kernels_on_host_match_reference(request, monkeypatch, backend, a
         np.testing.assert_allclose(fwd[ok], ref_l, rtol=1e-12)
         np.testing.assert_allclose(grad[ok], ref_g * scale[ok, None], rtol=1e-12)
         assert np.isnan(loss[~ok]).all() and np.isnan(grad[~ok]).all()
-    if backend == "native":
-        assert LAUNCHES[-1][1:3] == (((5,), (256,)) if block_per_row else ((2,), (128,)))
+    if variant.startswith("native"):
+        assert LAUNCHES[-1][1:3] == (((5,), (256,)) if "block" in variant else ((2,), (128,)))
