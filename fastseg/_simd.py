@@ -55,6 +55,31 @@ def _vector_load(context, builder, array_type, array_value, start, vec_t):
     return builder.load(builder.bitcast(ptr, vec_t.as_pointer()), align=array_type.dtype.bitwidth // 8)
 
 
+def _lane_mask(builder, lo, hi):
+    """``<LANES x i1>``: lanes ``q`` with ``lo <= q < hi`` (``lo`` None: from lane 0)."""
+    i64vec = ir.VectorType(ir.IntType(64), LANES)
+    lanes = ir.Constant(i64vec, list(range(LANES)))
+    below = builder.icmp_signed("<", lanes, _splat(builder, i64vec, hi))
+    return below if lo is None else builder.and_(builder.icmp_signed(">=", lanes, _splat(builder, i64vec, lo)), below)
+
+
+def _abs_sum(context, builder, signature, args):
+    """Codegen of ``sum |t - p|`` over lanes ``q < count`` of one step, in float64."""
+    t_ty, p_ty = signature.args[0], signature.args[1]
+    t_val, p_val, start_val = args[:3]
+    vec_t = ir.VectorType(context.get_value_type(t_ty.dtype), LANES)
+    dvec_t = ir.VectorType(ir.DoubleType(), LANES)
+    diff = builder.fsub(_vector_load(context, builder, t_ty, t_val, start_val, vec_t),
+                        _vector_load(context, builder, p_ty, p_val, start_val, vec_t))
+    fabs = _vector_intrinsic(builder, "fabs", vec_t, [vec_t])
+    absd = builder.call(fabs, [diff])
+    if vec_t.element != ir.DoubleType():
+        absd = builder.fpext(absd, dvec_t)
+    masked = builder.select(_lane_mask(builder, None, args[3]), absd, ir.Constant(dvec_t, [0.0] * LANES))
+    reduce = _vector_intrinsic(builder, "vector.reduce.fadd", ir.DoubleType(), [ir.DoubleType(), dvec_t])
+    return builder.call(reduce, [ir.Constant(ir.DoubleType(), 0.0), masked], fastmath=("reassoc",))
+
+
 @intrinsic
 def masked_abs_sum(typingctx, t, p, start, count):
     """``sum(|t[start+q] - p[start+q]|)`` over lanes ``q < count`` (``count <= LANES``), in float64.
@@ -64,26 +89,29 @@ def masked_abs_sum(typingctx, t, p, start, count):
     contiguous 1-D float arrays of one dtype with ``start + LANES`` within bounds.
     """
     sig = types.float64(t, p, types.intp, types.intp)
+    return sig, _abs_sum
 
-    def codegen(context, builder, signature, args):
-        t_ty, p_ty = signature.args[0], signature.args[1]
-        t_val, p_val, start_val, count_val = args
-        vec_t = ir.VectorType(context.get_value_type(t_ty.dtype), LANES)
-        dvec_t = ir.VectorType(ir.DoubleType(), LANES)
-        diff = builder.fsub(_vector_load(context, builder, t_ty, t_val, start_val, vec_t),
-                            _vector_load(context, builder, p_ty, p_val, start_val, vec_t))
-        fabs = _vector_intrinsic(builder, "fabs", vec_t, [vec_t])
-        absd = builder.call(fabs, [diff])
-        if vec_t.element != ir.DoubleType():
-            absd = builder.fpext(absd, dvec_t)
-        i64vec = ir.VectorType(ir.IntType(64), LANES)
-        lanes = ir.Constant(i64vec, list(range(LANES)))
-        keep = builder.icmp_unsigned("<", lanes, _splat(builder, i64vec, count_val))
-        masked = builder.select(keep, absd, ir.Constant(dvec_t, [0.0] * LANES))
-        reduce = _vector_intrinsic(builder, "vector.reduce.fadd", ir.DoubleType(), [ir.DoubleType(), dvec_t])
-        return builder.call(reduce, [ir.Constant(ir.DoubleType(), 0.0), masked], fastmath=("reassoc",))
 
-    return sig, codegen
+def _range_grad(context, builder, signature, args, lo, hi):
+    """Codegen of ``g[start+q] = -w * sign(t - p)`` for one step; with ``hi`` given, only lanes
+    ``lo <= q < hi`` change (a vector load, a blend, a store)."""
+    t_ty, p_ty, g_ty = signature.args[:3]
+    t_val, p_val, g_val, start_val, w_val = args[:5]
+    vec_t = ir.VectorType(context.get_value_type(g_ty.dtype), LANES)
+    d = builder.fsub(_vector_load(context, builder, t_ty, t_val, start_val, vec_t),
+                     _vector_load(context, builder, p_ty, p_val, start_val, vec_t))
+    zero = ir.Constant(vec_t, [0.0] * LANES)
+    w_vec = _splat(builder, vec_t, w_val)
+    value = builder.select(builder.fcmp_ordered("==", d, zero), zero, d)
+    value = builder.select(builder.fcmp_ordered("<", d, zero), w_vec, value)
+    value = builder.select(builder.fcmp_ordered(">", d, zero), builder.fneg(w_vec), value)
+    if hi is not None:
+        old = _vector_load(context, builder, g_ty, g_val, start_val, vec_t)
+        value = builder.select(_lane_mask(builder, lo, hi), value, old)
+    ary = context.make_array(g_ty)(context, builder, g_val)
+    ptr = builder.gep(ary.data, [start_val], inbounds=True)
+    builder.store(value, builder.bitcast(ptr, vec_t.as_pointer()), align=g_ty.dtype.bitwidth // 8)
+    return context.get_dummy_value()
 
 
 @intrinsic
@@ -91,24 +119,16 @@ def store_range_grad(typingctx, t, p, g, start, w):
     """``g[start+q] = -w * sign(t - p)`` for all ``LANES`` lanes: 0 where ``t == p``, NaN where
     ``t - p`` is NaN. ``w`` has ``g``'s dtype; all arrays contiguous, ``start + LANES`` in bounds."""
     sig = types.void(t, p, g, types.intp, g.dtype)
+    return sig, lambda context, builder, signature, args: _range_grad(context, builder, signature, args, None, None)
 
-    def codegen(context, builder, signature, args):
-        t_ty, p_ty, g_ty = signature.args[:3]
-        t_val, p_val, g_val, start_val, w_val = args
-        vec_t = ir.VectorType(context.get_value_type(g_ty.dtype), LANES)
-        d = builder.fsub(_vector_load(context, builder, t_ty, t_val, start_val, vec_t),
-                         _vector_load(context, builder, p_ty, p_val, start_val, vec_t))
-        zero = ir.Constant(vec_t, [0.0] * LANES)
-        w_vec = _splat(builder, vec_t, w_val)
-        value = builder.select(builder.fcmp_ordered("==", d, zero), zero, d)
-        value = builder.select(builder.fcmp_ordered("<", d, zero), w_vec, value)
-        value = builder.select(builder.fcmp_ordered(">", d, zero), builder.fneg(w_vec), value)
-        ary = context.make_array(g_ty)(context, builder, g_val)
-        ptr = builder.gep(ary.data, [start_val], inbounds=True)
-        builder.store(value, builder.bitcast(ptr, vec_t.as_pointer()), align=g_ty.dtype.bitwidth // 8)
-        return context.get_dummy_value()
 
-    return sig, codegen
+@intrinsic
+def store_range_grad_lanes(typingctx, t, p, g, start, w, lo, hi):
+    """:func:`store_range_grad` for lanes ``lo <= q < hi`` only; the other lanes keep their values
+    (a row's last step)."""
+    sig = types.void(t, p, g, types.intp, g.dtype, types.intp, types.intp)
+    return sig, lambda context, builder, signature, args: _range_grad(context, builder, signature, args,
+                                                                      args[5], args[6])
 
 
 @intrinsic

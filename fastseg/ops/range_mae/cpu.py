@@ -19,7 +19,7 @@ from numba import njit, prange
 from numba.cpython.unsafe.numbers import trailing_zeros
 
 from ..._numba import FASTMATH, cache_enabled, run_rows
-from ..._simd import LANES, masked_abs_sum, ne_mask, store_range_grad
+from ..._simd import LANES, masked_abs_sum, ne_mask, store_range_grad, store_range_grad_lanes
 
 _CACHE = cache_enabled(__file__)
 _jit = njit(cache=_CACHE, nogil=True, fastmath=FASTMATH)
@@ -43,6 +43,8 @@ def _range_end_and_sum(t, p, j, n, contiguous):
                 return k + m, s + masked_abs_sum(t, p, k, m)
             s += masked_abs_sum(t, p, k, LANES)
             k += LANES
+    # the row's last partial step stays scalar: a vector step over the row's last 16 elements
+    # measured slower here (bench: 65536x64 forward 6.4 ms against 5.4 ms)
     while k < n and t[k] == v:
         s += abs(t[k] - p[k])
         k += 1
@@ -52,12 +54,17 @@ def _range_end_and_sum(t, p, j, n, contiguous):
 @_jit
 def _write_range_grad(t, p, g, j, k, w, contiguous):
     """``g[j:k] = -w * sign(t - p)``; whole 16-lane stores while they fit in the row (lanes past
-    ``k`` are overwritten by the next range or by the zero fill past the row length)."""
+    ``k`` are overwritten by the next range or by the zero fill past the row length), then one
+    blended store of the row's last 16 elements (lanes before ``j`` and from ``k`` on kept)."""
     zero = w - w
     if contiguous:
         while j < k and j + LANES <= g.shape[0]:
             store_range_grad(t, p, g, j, w)
             j += LANES
+        if j < k and g.shape[0] >= LANES:
+            base = g.shape[0] - LANES
+            store_range_grad_lanes(t, p, g, base, w, j - base, k - base)
+            j = k
     for q in range(j, k):
         d = t[q] - p[q]
         g[q] = -w if d > 0 else (w if d < 0 else (zero if d == 0 else d))
