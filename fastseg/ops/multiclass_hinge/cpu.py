@@ -29,18 +29,28 @@ def _row(s, y, g, margin, p, w, gw, want_grad):
         return math.nan
     dt = s.dtype.type
     shift = dt(margin) - s[y]  # margins in the scores' dtype, as the reference: full-width vectors
-    zero, one, two, gw_t = dt(0), dt(1), dt(2), g.dtype.type(gw)
+    zero, two, gw_t = dt(0), dt(2), g.dtype.type(gw)
     loss = 0.0
-    total = 0.0
-    for j in range(c):
-        m = s[j] + shift
-        hit = m > zero and j != y
-        h = (m if p == 1 else m * m) if hit else zero
-        loss += h
-        if want_grad:
-            d = (one if p == 1 else two * m) if hit else zero
-            g[j] = gw_t * d
-            total += d
+    if p == 1:  # the gradient is a 0/1 count: summed exactly in integers, off the float64 path
+        hits = np.int32(0)
+        for j in range(c):
+            m = s[j] + shift
+            hit = m > zero and j != y
+            loss += m if hit else zero
+            if want_grad:
+                g[j] = gw_t if hit else zero
+                hits += np.int32(hit)
+        total = float(hits)
+    else:
+        total = 0.0
+        for j in range(c):
+            m = s[j] + shift
+            hit = m > zero and j != y
+            loss += m * m if hit else zero
+            if want_grad:
+                d = two * m if hit else zero
+                g[j] = gw_t * d
+                total += d
     if want_grad:
         g[y] = -gw * total
     return w * loss
