@@ -444,31 +444,24 @@ def main():
         raise SystemExit("no CUDA device: gpu_check needs a GPU")
     RESULTS["device"] = torch.cuda.get_device_name()
     print(f"device: {RESULTS['device']}, torch {torch.__version__}")
-    backends = available_backends()
     ok = True
-    for backend in list(backends):
-        try:
-            ok &= check(backend)
-        except Exception:  # noqa: BLE001 - keep going to the other backend and the timings
-            traceback.print_exc()
-            backends.remove(backend)
-            ok = False
-    hinge_backends = []
-    for backend in ("cuda", "native"):
-        try:
-            ok &= check_hinge(backend)
-            hinge_backends.append(backend)
-        except Exception:  # noqa: BLE001
-            traceback.print_exc()
-            ok = False
-    ce_backends = []
-    for backend in ("cuda", "native"):
-        try:
-            ok &= check_cross_entropy(backend)
-            ce_backends.append(backend)
-        except Exception:  # noqa: BLE001
-            traceback.print_exc()
-            ok = False
+
+    def checked(check_fn, candidates):
+        """The backends whose check ran to the end (a crash is printed and counts as failed)."""
+        nonlocal ok
+        ran = []
+        for backend in candidates:
+            try:
+                ok &= check_fn(backend)
+                ran.append(backend)
+            except Exception:  # noqa: BLE001 - keep going to the other backends and the timings
+                traceback.print_exc()
+                ok = False
+        return ran
+
+    backends = checked(check, available_backends())
+    hinge_backends = checked(check_hinge, ("cuda", "native"))
+    ce_backends = checked(check_cross_entropy, ("cuda", "native"))
     bench(backends)
     bench_hinge(hinge_backends)
     bench_cross_entropy(ce_backends)

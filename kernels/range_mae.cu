@@ -71,14 +71,11 @@ __device__ __forceinline__ void heads_of(const T (&tv)[kVec], T before, int i0, 
     head[k] = i0 + k < n && (i0 + k == 0 || tv[k] != (k ? tv[k - 1] : before));
 }
 
-// The lane's view of its elements' ranges: start[k] is the last range start at or before element
-// k within the lane (-1: before the lane), end[k] the first start after it within the lane (n:
-// after the lane); returns (last start, first end) for the scans across lanes. `before` and
-// `after` are t[i0 - 1] and t[i0 + kVec]; `heads` counts the starts.
+// start[k]: the last range start at or before the lane's element k within the lane (-1: before
+// the lane); `last` the lane's last start, `heads` how many start in it. `before` is t[i0 - 1].
 template <class T>
-__device__ __forceinline__ void lane_ranges(const T (&tv)[kVec], T before, T after, int i0, int n,
-                                            int (&start)[kVec], int (&end)[kVec], int& last, int& first,
-                                            int& heads) {
+__device__ __forceinline__ void lane_starts(const T (&tv)[kVec], T before, int i0, int n,
+                                            int (&start)[kVec], int& last, int& heads) {
   bool head[kVec];
   heads_of(tv, before, i0, n, head);
   last = -1;
@@ -91,6 +88,13 @@ __device__ __forceinline__ void lane_ranges(const T (&tv)[kVec], T before, T aft
     }
     start[k] = last;
   }
+}
+
+// end[k]: the first range start after element k within the lane (n: after the lane); `first` the
+// lane's first such end. `after` is t[i0 + kVec].
+template <class T>
+__device__ __forceinline__ void lane_ends(const T (&tv)[kVec], T after, int i0, int n, int (&end)[kVec],
+                                          int& first) {
   first = n;
 #pragma unroll
   for (int k = kVec - 1; k >= 0; --k) {
@@ -262,16 +266,8 @@ __device__ void fused_row(const T* __restrict__ t, const T* __restrict__ p, T* _
       int base = batch + b * kTile, i0 = base + lane * kVec;
       if (base >= n) break;
       if (lane == 0) g[base] = T(carry_start);
-      bool head[kVec];
-      heads_of(tv[b], before[b], i0, n, head);
-      int last = -1, heads = 0;
-#pragma unroll
-      for (int k = 0; k < kVec; ++k) {
-        if (head[k]) {
-          last = i0 + k;
-          ++heads;
-        }
-      }
+      int start[kVec], last, heads;
+      lane_starts(tv[b], before[b], i0, n, start, last, heads);
       int tile_last = __reduce_max_sync(kFullMask, last);
       if (tile_last > carry_start) carry_start = tile_last;
       n_ranges += __reduce_add_sync(kFullMask, heads);
@@ -296,7 +292,8 @@ __device__ void fused_row(const T* __restrict__ t, const T* __restrict__ p, T* _
       if (base < 0) break;
       const Tile<T>& x = tiles[b];
       int start[kVec], end[kVec], last, first, heads;
-      lane_ranges(x.t, x.before, x.after, i0, n, start, end, last, first, heads);
+      lane_starts(x.t, x.before, i0, n, start, last, heads);
+      lane_ends(x.t, x.after, i0, n, end, first);
       int entering = exclusive_max(last, x.entering, lane);
       int incl = first;
       for (int off = 1; off < 32; off <<= 1) {
@@ -339,7 +336,8 @@ __device__ void block_row(const T* __restrict__ t, const T* __restrict__ p, T* _
   T before = (i0 > 0 && i0 <= n) ? t[i0 - 1] : tv[0];
   T after = i0 + kVec < n ? t[i0 + kVec] : tv[kVec - 1];
   int start[kVec], end[kVec], last, first, heads;
-  lane_ranges(tv, before, after, i0, n, start, end, last, first, heads);
+  lane_starts(tv, before, i0, n, start, last, heads);
+  lane_ends(tv, after, i0, n, end, first);
   // inclusive scans inside the warp: max of starts from the left, min of ends from the right
   int pre = last, suf = first;
   for (int off = 1; off < 32; off <<= 1) {

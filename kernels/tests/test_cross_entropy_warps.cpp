@@ -134,10 +134,5 @@ int main() {
                              cross_entropy_keras_block_f32});
   run_all<double>("float64", {"block", 256, 1, cross_entropy_class_block_f64, cross_entropy_prob_block_f64,
                               cross_entropy_keras_block_f64});
-  if (failures) {
-    std::printf("%d failures\n", failures);
-    return 1;
-  }
-  std::printf("cross_entropy kernels under warp_sim: all passed\n");
-  return 0;
+  return finish("cross_entropy kernels under warp_sim");
 }

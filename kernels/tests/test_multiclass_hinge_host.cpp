@@ -24,10 +24,5 @@ int main() {
   check("margin exactly zero: no gradient", {1.0, 0.0, -5.0}, 0, 1, 1.0, 0.0, {0, 0, 0});
   check("label out of range", {1.0, 2.0}, 2, 1, 1.0, nan, {nan, nan});
   check("negative label", {1.0, 2.0}, -1, 1, 1.0, nan, {nan, nan});
-  if (failures) {
-    std::printf("%d failures\n", failures);
-    return 1;
-  }
-  std::printf("multiclass_hinge host tests: all passed\n");
-  return 0;
+  return finish("multiclass_hinge host tests");
 }

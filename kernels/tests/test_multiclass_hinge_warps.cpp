@@ -75,10 +75,5 @@ int main() {
   run_all<double>("float64", Layout<double>{"warp", 128, 4, multiclass_hinge_f64});
   run_all<float>("float32", Layout<float>{"block", 256, 1, multiclass_hinge_block_f32});
   run_all<double>("float64", Layout<double>{"block", 256, 1, multiclass_hinge_block_f64});
-  if (failures) {
-    std::printf("%d failures\n", failures);
-    return 1;
-  }
-  std::printf("multiclass_hinge kernels under warp_sim: all passed\n");
-  return 0;
+  return finish("multiclass_hinge kernels under warp_sim");
 }

@@ -38,10 +38,5 @@ int main() {
                    (double(std::fabs(0.2f - 0.3f)) + double(std::fabs(0.2f - 0.1f))) / 3.0 +
                        double(std::fabs(0.7f - 0.5f)) / 2.0,
                    {1.0f / 3, 0, -1.0f / 3, 0, -0.5f, 0});
-  if (failures) {
-    std::printf("%d failures\n", failures);
-    return 1;
-  }
-  std::printf("range_mae host tests: all passed\n");
-  return 0;
+  return finish("range_mae host tests");
 }

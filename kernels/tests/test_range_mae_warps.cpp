@@ -161,10 +161,5 @@ int main() {
                    {"block256", range_mae_forward_block256_f64, range_mae_fused_block256_f64, 256, 1, 0, 1024},
                    {"block1024", range_mae_forward_block1024_f64, range_mae_fused_block1024_f64, 1024, 1, 1025,
                     4096}});
-  if (failures) {
-    std::printf("%d failures\n", failures);
-    return 1;
-  }
-  std::printf("range_mae kernels under warp_sim: all passed\n");
-  return 0;
+  return finish("range_mae kernels under warp_sim");
 }

@@ -66,10 +66,5 @@ int main(int argc, char** argv) {
     warp_sim::launch(block_sum, 3, 256, order, out);
     for (int b = 0; b < 3; ++b) expect_near(out[b], 255 * 256 / 2, "__syncthreads and __shared__");
   }
-  if (failures) {
-    std::printf("%d failures\n", failures);
-    return 1;
-  }
-  std::printf("warp_sim: all passed\n");
-  return 0;
+  return finish("warp_sim");
 }

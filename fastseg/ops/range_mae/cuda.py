@@ -34,31 +34,16 @@ def _starts_range(t, row, i, n):
 
 
 @cuda.jit(device=True)
-def _scan_max(sh, v, tid):
-    """Inclusive prefix max over the block."""
+def _block_scan(sh, v, tid, from_right):
+    """Inclusive scan over the block: prefix max from the left, or suffix min from the right."""
     sh[tid] = v
     cuda.syncthreads()
     off = 1
     while off < THREADS:
-        other = sh[tid - off] if tid >= off else v
+        src = tid + off if from_right else tid - off
+        other = sh[src] if 0 <= src < THREADS else v
         cuda.syncthreads()
-        v = max(v, other)
-        sh[tid] = v
-        cuda.syncthreads()
-        off *= 2
-    return v
-
-
-@cuda.jit(device=True)
-def _suffix_min(sh, v, tid):
-    """Inclusive suffix min over the block."""
-    sh[tid] = v
-    cuda.syncthreads()
-    off = 1
-    while off < THREADS:
-        other = sh[tid + off] if tid + off < THREADS else v
-        cuda.syncthreads()
-        v = min(v, other)
+        v = min(v, other) if from_right else max(v, other)
         sh[tid] = v
         cuda.syncthreads()
         off *= 2
@@ -153,7 +138,7 @@ def _forward_backward_kernel(t, p, lengths, has_lengths, mean, scale, row_scale,
     for base in range(0, n, THREADS):
         i = base + tid
         head = _starts_range(t, row, i, n)
-        start = max(_scan_max(sh_i, i if head else -1, tid), carry_start)
+        start = max(_block_scan(sh_i, i if head else -1, tid, False), carry_start)
         if i < n:
             out_grad[row, i] = start
         carry_start = max(carry_start, sh_i[THREADS - 1])
@@ -169,7 +154,7 @@ def _forward_backward_kernel(t, p, lengths, has_lengths, mean, scale, row_scale,
     for tile in range((n + THREADS - 1) // THREADS - 1, -1, -1):
         i = tile * THREADS + tid
         after = i + 1 if _starts_range(t, row, i + 1, n) else n
-        end = min(_suffix_min(sh_i, after, tid), carry_end)
+        end = min(_block_scan(sh_i, after, tid, True), carry_end)
         carry_end = min(carry_end, sh_i[0])
         if i < n:
             w = 1.0 / (end - int64(out_grad[row, i]))
