@@ -33,7 +33,8 @@ import fastseg  # noqa: E402
 import fastseg.torch as ft  # noqa: E402
 from fastseg.baselines import piecewise_constant, range_mae_torch_vectorized  # noqa: E402
 from fastseg.ops.range_mae import reference  # noqa: E402
-from fastseg.torch._rowloss import device_buffer  # noqa: E402
+from fastseg import config  # noqa: E402
+from fastseg.torch._adapter import kernel_array as device_buffer  # noqa: E402
 
 RESULTS = {"device": None, "correctness": [], "timings": []}
 
@@ -57,25 +58,24 @@ def data(rows, length, dtype, seed=0, max_ranges=12):
     return y_true.astype(dtype), y_pred.astype(dtype)
 
 
+RANGE_MAE_PLANS = {"block": {}, "warp": {"range_mae_block_rows": ()}}
+"""The native range_mae kernel plans, as config overrides: block per row up to 4096 elements (the
+default), or a warp per row for every length."""
+
+
 def check(backend):
-    """range_mae on one CUDA backend; the native one under each of its schedules."""
+    """range_mae on one CUDA backend; the native one under each of its kernel plans."""
     if backend != "native":
         return check_range_mae(backend)
-    from fastseg.ops.range_mae import native
-
-    default, ok = native.SCHEDULE, True
-    try:
-        for schedule in native.SCHEDULES:
-            native.SCHEDULE = schedule
-            print(f"range_mae native, schedule {schedule!r}:")
-            ok &= check_range_mae(backend)
-    finally:
-        native.SCHEDULE = default
+    ok = True
+    for schedule, overrides in RANGE_MAE_PLANS.items():
+        print(f"range_mae native, plan {schedule!r}:")
+        with config.override(**overrides):
+            ok &= check_range_mae(backend, schedule)
     return ok
 
 
-def check_range_mae(backend):
-    schedule = getattr(importlib.import_module(f"fastseg.ops.range_mae.{backend}"), "SCHEDULE", None)
+def check_range_mae(backend, schedule=None):
     ok_all = True
     cases = [(3, 1), (7, 100), (64, 1000), (5, 5000), (33, 129), (1000, 64), (4, 70000),
              (17, 1001), (9, 300, 300), (1, 4099, 2000)]
@@ -89,16 +89,17 @@ def check_range_mae(backend):
                     lengths = np.random.default_rng(1).integers(0, length + 1, rows) if use_lengths else None
                     ref_l, ref_g = reference.row_losses(t.astype(np.float64), p.astype(np.float64), lengths,
                                                         range_reduction=rr, need_grad=True)
-                    tt = torch.tensor(t, device="cuda")
+                    tt = torch.tensor(t, device="cuda", requires_grad=True)
                     pp = torch.tensor(p, device="cuda", requires_grad=True)
                     nn = None if lengths is None else torch.tensor(lengths, device="cuda")
-                    loss = ft.range_mae(tt, pp, range_reduction=rr, reduction="none", lengths=nn, backend=backend)
+                    loss = ft.range_mae(pp, tt, range_reduction=rr, reduction="none", lengths=nn, backend=backend)
                     loss.sum().backward()
                     got_l, got_g = loss.detach().cpu().numpy(), pp.grad.cpu().numpy()
                     tol = 1e-12 if dtype == np.float64 else 2e-6
                     ok = (np.allclose(got_l, ref_l, rtol=tol, atol=tol, equal_nan=True)
-                          and np.allclose(got_g, ref_g, rtol=tol, atol=tol, equal_nan=True))
-                    nograd = ft.range_mae(tt, pp.detach(), range_reduction=rr, reduction="none",
+                          and np.allclose(got_g, ref_g, rtol=tol, atol=tol, equal_nan=True)
+                          and np.array_equal(tt.grad.cpu().numpy(), -got_g, equal_nan=True))
+                    nograd = ft.range_mae(pp.detach(), tt.detach(), range_reduction=rr, reduction="none",
                                           lengths=nn, backend=backend).cpu().numpy()
                     ok = ok and np.allclose(nograd, ref_l, rtol=tol, atol=tol, equal_nan=True)
                     ok_all &= ok
@@ -160,9 +161,9 @@ def check_hinge(backend):
     kernels = importlib.import_module(f"fastseg.ops.multiclass_hinge.{backend}")
     s = torch.ones(3, 5, device="cuda", dtype=torch.float64)
     loss, grad = torch.empty(3, device="cuda", dtype=torch.float64), torch.empty_like(s)
-    kernels.forward_backward(s, torch.tensor([0, 5, -1], device="cuda"), weight=None, margin=1.0, p=1,
-                             divide_by_classes=False, grad_scale=1.0, out_loss=loss, out_grad=grad,
-                             stream=torch.cuda.current_stream().cuda_stream)
+    kernels.rows(*map(device_buffer, (s, torch.tensor([0, 5, -1], device="cuda"))), None, margin=1.0, p=1,
+                 divide_by_classes=False, grad_scale=1.0, out_loss=device_buffer(loss), out_grad=device_buffer(grad),
+                 stream=torch.cuda.current_stream().cuda_stream)
     bad_ok = loss[0].item() == 4.0 and bool(torch.isnan(loss[1:]).all()) and bool(torch.isnan(grad[1:]).all())
     ok_all &= bad_ok
     print(f"correctness multiclass_hinge {backend}: {'OK' if ok_all else 'FAILED'} (bad labels -> NaN rows: {bad_ok})")
@@ -174,7 +175,7 @@ def check_cross_entropy(backend):
     probability cross-entropy through the host-array API vs the reference."""
     import torch.nn.functional as F
 
-    from fastseg.ops.cross_entropy import reference as ce_ref
+    from fastseg.ops.categorical_crossentropy import reference as ce_ref
     ok_all = True
     g = torch.Generator(device="cuda").manual_seed(0)
     for n, c in [(1, 1), (9, 10), (300, 1000), (17, 32000)]:
@@ -221,16 +222,21 @@ def bench_cross_entropy(backends):
         rows_out = [("device copy of the logits", timed_kernel(lambda: dst.copy_(x)))]
         for backend in backends:
             kernels = importlib.import_module(f"fastseg.ops.cross_entropy.{backend}")
-            threshold = getattr(kernels, "BLOCK_MIN_CLASSES", None)
-            layouts = [("", None)] if threshold is None else [(", warp per row", c + 1), (", block per row", 0)]
-            for label, min_classes in layouts:
-                if min_classes is not None:
-                    kernels.BLOCK_MIN_CLASSES = min_classes
-                rows_out.append((f"fastseg {backend} fused kernel{label}", timed_kernel(lambda: kernels.cross_entropy(
-                    bx, by, weight=None, ignore_index=-100, label_smoothing=0.0, grad_scale=1.0 / n, out_loss=bloss,
-                    out_grad=bgrad, stream=torch.cuda.current_stream().cuda_stream))))
-            if threshold is not None:
-                kernels.BLOCK_MIN_CLASSES = threshold
+            layouts = [("", {})] if backend != "native" else [(", warp per row", {"row_block_min_classes": c + 1}),
+                                                            (", block per row", {"row_block_min_classes": 0})]
+            for label, overrides in layouts:
+                with config.override(**overrides):
+                    rows_out.append((f"fastseg {backend} fused kernel{label}", timed_kernel(lambda: kernels.rows(
+                        bx, by, None, ignore_index=-100, label_smoothing=0.0, grad_scale=1.0 / n, out_loss=bloss,
+                        out_grad=bgrad, stream=torch.cuda.current_stream().cuda_stream))))
+                    rows_out.append((f"fastseg {backend} backward kernel{label}", timed_kernel(lambda: kernels.rows(
+                        bx, by, None, ignore_index=-100, label_smoothing=0.0, grad_scale=1.0 / n,
+                        out_grad=bgrad, stream=torch.cuda.current_stream().cuda_stream))))
+
+        def ours():
+            q = x.detach().requires_grad_(True)
+            ft.cross_entropy(q, y).backward()
+        rows_out.append(("fastseg.torch cross_entropy + backward", timed(ours, 5)))
 
         def theirs():
             q = x.detach().requires_grad_(True)
@@ -254,9 +260,14 @@ def bench_hinge(backends, n=65536, c=1000):
     rows_out = [("device copy of the scores (read + write)", timed_kernel(lambda: dst.copy_(s)))]
     for backend in backends:
         kernels = importlib.import_module(f"fastseg.ops.multiclass_hinge.{backend}")
-        rows_out.append((f"fastseg {backend} fused kernel", timed_kernel(lambda: kernels.forward_backward(
-            bs, by, weight=None, margin=1.0, p=1, divide_by_classes=True, grad_scale=1.0, out_loss=bloss,
+        rows_out.append((f"fastseg {backend} fused kernel", timed_kernel(lambda: kernels.rows(
+            bs, by, None, margin=1.0, p=1, divide_by_classes=True, grad_scale=1.0, out_loss=bloss,
             out_grad=bgrad, stream=torch.cuda.current_stream().cuda_stream))))
+
+    def ours():
+        q = s.detach().requires_grad_(True)
+        ft.multiclass_hinge(q, y, divide_by_classes=True).backward()
+    rows_out.append(("fastseg.torch multiclass_hinge + backward", timed(ours, 5)))
 
     def theirs():
         q = s.detach().requires_grad_(True)
@@ -323,26 +334,26 @@ def bench(backends, shapes=((4096, 1024), (65536, 1024))):
         t_copy3 = timed_kernel(lambda: copy3_dst.copy_(copy3_src))  # 6n read + 6n written = 12n, as fused
         rows_out.append(("device copy, bytes of fwd (8n)", "fwd", t_copy2 / 2, 8 * n))
         rows_out.append(("device copy, bytes of fwd+bwd (12n)", "fwd+bwd", t_copy3, 12 * n))
+        rows_out.append(("device copy, bytes of bwd (12n)", "bwd", t_copy3, 12 * n))
         for backend in backends:
             kernels = importlib.import_module(f"fastseg.ops.range_mae.{backend}")
-            default = getattr(kernels, "SCHEDULE", None)
             bt, bp, bloss, bgrad = map(device_buffer, (t, p, loss_rows, grad))  # as fastseg.torch passes them
-            for schedule in getattr(kernels, "SCHEDULES", (None,)):
-                if schedule:
-                    kernels.SCHEDULE = schedule
+            stream = torch.cuda.current_stream().cuda_stream
+            for schedule, overrides in (RANGE_MAE_PLANS.items() if backend == "native" else [(None, {})]):
                 label = f"fastseg {backend}" + (f" {schedule}" if schedule else "")
-                rows_out.append((f"{label} kernel", "fwd", timed_kernel(lambda: kernels.forward(
-                    bt, bp, lengths=None, mean_over_ranges=False, out_loss=bloss,
-                    stream=torch.cuda.current_stream().cuda_stream)), 8 * n))
-                rows_out.append((f"{label} fused kernel", "fwd+bwd", timed_kernel(lambda: kernels.forward_backward(
-                    bt, bp, lengths=None, mean_over_ranges=False, grad_scale=1.0, out_loss=bloss,
-                    out_grad=bgrad, stream=torch.cuda.current_stream().cuda_stream)), 12 * n))
-            if default:
-                kernels.SCHEDULE = default
+                with config.override(**overrides):
+                    rows_out.append((f"{label} kernel", "fwd", timed_kernel(lambda: kernels.rows(
+                        bt, bp, None, mean_over_ranges=False, out_loss=bloss, stream=stream)), 8 * n))
+                    rows_out.append((f"{label} fused kernel", "fwd+bwd", timed_kernel(lambda: kernels.rows(
+                        bt, bp, None, mean_over_ranges=False, grad_scale=1.0, out_loss=bloss, out_grad=bgrad,
+                        stream=stream)), 12 * n))
+                    rows_out.append((f"{label} backward kernel", "bwd", timed_kernel(lambda: kernels.rows(
+                        bt, bp, None, mean_over_ranges=False, grad_scale=1.0, out_grad=bgrad, stream=stream)),
+                        12 * n))
 
             def torch_op():
                 q = p.detach().requires_grad_(True)
-                ft.range_mae(t, q, backend=backend).backward()
+                ft.range_mae(q, t, backend=backend).backward()
             rows_out.append((f"fastseg.torch ({backend}) + backward", "fwd+bwd", timed(torch_op), 12 * n))
 
         def vec_fwd():
@@ -359,6 +370,7 @@ def bench(backends, shapes=((4096, 1024), (65536, 1024))):
                                            seconds=seconds, gbps=nbytes / seconds / 1e9))
         copy_rate = {mode: nbytes / seconds for name, mode, seconds, nbytes in rows_out if name.startswith("device copy")}
         torch_time = {mode: seconds for name, mode, seconds, _ in rows_out if name == "vectorised torch"}
+        torch_time["bwd"] = torch_time["fwd+bwd"]
         print(f"\n{rows}x{length} float32 (the issue's targets, fused fwd+bwd: >= 70% of copy, >= 20x torch)")
         print(f"  {'implementation':<44} {'mode':<8} {'time':>10} {'GB/s':>8} {'of copy':>8} {'vs torch':>9}")
         for name, mode, seconds, nbytes in sorted(rows_out, key=lambda r: (r[1], r[2])):
@@ -370,12 +382,10 @@ def bench(backends, shapes=((4096, 1024), (65536, 1024))):
 
 
 def overhead_breakdown(backend, shape=(4096, 1024), reps=50):
-    """Host wall time per call, layer by layer: the kernel call with torch tensors (views made
-    through ``__cuda_array_interface__``) and with device buffers by address (what fastseg.torch
-    passes), the custom-op impl, the registered op, the full autograd step (synchronised once at
-    the end, so launches queue up)."""
+    """Host wall time per call, layer by layer: the kernel call with device buffers by address
+    (what fastseg.torch passes), the eager forward alone, the full autograd step (synchronised
+    once at the end, so launches queue up)."""
     import importlib
-    from fastseg.torch.range_mae import _rows_impl
 
     kernels = importlib.import_module(f"fastseg.ops.range_mae.{backend}")
     t_np, p_np = data(*shape, np.float32)
@@ -385,18 +395,13 @@ def overhead_breakdown(backend, shape=(4096, 1024), reps=50):
 
     def step():
         q = p.detach().requires_grad_(True)
-        ft.range_mae(t, q, backend=backend).backward()
+        ft.range_mae(q, t, backend=backend).backward()
 
     bt, bp, bloss, bgrad = map(device_buffer, (t, p, loss, grad))
     layers = [
-        ("kernel call, tensors", lambda: kernels.forward_backward(t, p, lengths=None, mean_over_ranges=False,
-                                                                  grad_scale=1.0, out_loss=loss, out_grad=grad,
-                                                                  stream=stream)),
-        ("kernel call, buffers", lambda: kernels.forward_backward(bt, bp, lengths=None, mean_over_ranges=False,
-                                                                  grad_scale=1.0, out_loss=bloss, out_grad=bgrad,
-                                                                  stream=stream)),
-        ("custom-op impl", lambda: _rows_impl(t, p, None, False, backend, True)),
-        ("registered op", lambda: torch.ops.fastseg.range_mae_rows(t, p, None, False, backend, True)),
+        ("fused kernel call", lambda: kernels.rows(bt, bp, None, mean_over_ranges=False, grad_scale=1.0,
+                                                   out_loss=bloss, out_grad=bgrad, stream=stream)),
+        ("range_mae forward", lambda: ft.range_mae(p, t, backend=backend)),
         ("range_mae + backward", step),
     ]
     print(f"\nhost time per call, {backend}, {shape[0]}x{shape[1]}:")
@@ -410,32 +415,6 @@ def overhead_breakdown(backend, shape=(4096, 1024), reps=50):
         us = (time.perf_counter() - start) / reps * 1e6
         RESULTS.setdefault("overhead", []).append(dict(backend=backend, layer=name, us=us))
         print(f"  {name:<24} {us:8.1f}us")
-
-
-def profile_torch_op(backend, shape=(4096, 1024), reps=30):
-    """Where the time of fastseg.torch.range_mae + backward goes, host side (cProfile)."""
-    import cProfile
-    import pstats
-
-    t_np, p_np = data(*shape, np.float32)
-    t, p = torch.tensor(t_np, device="cuda"), torch.tensor(p_np, device="cuda")
-
-    def step():
-        q = p.detach().requires_grad_(True)
-        ft.range_mae(t, q, backend=backend).backward()
-
-    step()
-    torch.cuda.synchronize()
-    prof = cProfile.Profile()
-    start = time.perf_counter()
-    prof.enable()
-    for _ in range(reps):
-        step()
-    torch.cuda.synchronize()
-    prof.disable()
-    print(f"\nhost profile of fastseg.torch ({backend}) + backward, {shape[0]}x{shape[1]}: "
-          f"{(time.perf_counter() - start) / reps * 1e6:.0f}us per step")
-    pstats.Stats(prof).sort_stats("tottime").print_stats(12)
 
 
 def main():

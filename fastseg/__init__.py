@@ -4,8 +4,8 @@ The NumPy/CuPy API lives here; framework adapters are ``fastseg.torch``, ``fasts
 and ``fastseg.keras``. Importing fastseg compiles nothing and does not import Numba.
 """
 
-from .ops.cross_entropy import (categorical_crossentropy, categorical_crossentropy_value_and_grad,
-                                cross_entropy, cross_entropy_value_and_grad)
+from .ops.categorical_crossentropy import categorical_crossentropy, categorical_crossentropy_value_and_grad
+from .ops.cross_entropy import cross_entropy, cross_entropy_value_and_grad
 from .ops.multiclass_hinge import multiclass_hinge, multiclass_hinge_value_and_grad, svm_loss
 from .ops.range_mae import range_mae, range_mae_value_and_grad
 

@@ -5,15 +5,14 @@ Nothing here imports Numba, CuPy or torch at import time: ``import fastseg`` sta
 
 from __future__ import annotations
 
-import importlib
 import os
-from types import ModuleType
 
 import numpy as np
 
+from . import config
+
 BACKENDS = ("reference", "cpu", "cuda", "native")
-GPU_DEFAULT = "native"
-"""Backend for device arrays under ``backend="auto"``: the faster one in ``bench/gpu_check.py``."""
+_CHOICES = ("auto", *BACKENDS)
 
 
 def is_device_array(x) -> bool:
@@ -45,59 +44,27 @@ def check_same_framework(**arrays) -> str:
 
 
 def resolve_backend(backend: str, framework: str) -> str:
-    """The backend to run: ``backend`` if given, else ``$FASTSEG_BACKEND``, else by data location."""
-    if backend not in ("auto", *BACKENDS):
-        raise ValueError(f"backend must be one of 'auto', {', '.join(map(repr, BACKENDS))}; got {backend!r}")
+    """The backend to run: ``backend`` if given, else ``$FASTSEG_BACKEND``, else by data location
+    (host arrays: "cpu"; device arrays: ``fastseg.config``'s ``gpu_backend``)."""
+    if backend not in _CHOICES:
+        raise ValueError(f"backend must be one of {', '.join(map(repr, _CHOICES))}; got {backend!r}")
     if backend == "auto":
-        backend = os.environ.get("FASTSEG_BACKEND", "auto")
-        if backend not in ("auto", *BACKENDS):
-            raise ValueError(f"$FASTSEG_BACKEND must be one of {', '.join(BACKENDS)}; got {backend!r}")
+        backend = os.environ.get("FASTSEG_BACKEND") or "auto"
+        if backend not in _CHOICES:
+            raise ValueError(f"$FASTSEG_BACKEND must be one of {', '.join(_CHOICES)}; got {backend!r}")
     if backend == "auto":
-        backend = GPU_DEFAULT if framework == "device" else "cpu"
+        backend = config.get().gpu_backend if framework == "device" else "cpu"
     if framework == "device" and backend in ("cpu", "reference"):
         raise ValueError(f"backend={backend!r} runs on the host but the inputs are device arrays")
     return backend
 
 
-def load_backend(op: str, backend: str) -> ModuleType:
-    return importlib.import_module(f"fastseg.ops.{op}.{backend}")
-
-
 def check_choice(name: str, value, choices) -> None:
-    if value not in choices:
+    if not isinstance(value, str) or value not in choices:
         raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
 
 
 def compute_dtype(dtype: np.dtype) -> np.dtype:
     """float32/float64 run natively; float16 runs in float32 and the results are cast back."""
-    return np.dtype(np.float32) if dtype == np.float16 else np.dtype(dtype)
-
-
-def array_module(framework: str):
-    """NumPy for host arrays, CuPy for device arrays (imported only then)."""
-    if framework == "device":
-        import cupy
-
-        return cupy
-    return np
-
-
-def reduce_rows(rows, reduction: str, denominator=None):
-    """Reduce per-row losses (any array library) over all rows: "none", "mean" or "sum".
-
-    "mean" divides by ``denominator`` when given (cross-entropy's weighted count, as torch),
-    else by the number of rows; a zero denominator gives NaN, as torch."""
-    if reduction == "none":
-        return rows
-    total = rows.sum(dtype=np.float64) if rows.size else np.float64(0)
-    if reduction == "sum":
-        return total.astype(rows.dtype)
-    denominator = rows.size if denominator is None else denominator
-    return (total / denominator if denominator else total * np.nan).astype(rows.dtype)
-
-
-def grad_scale(n_rows: int, reduction: str) -> float:
-    """d reduced loss / d row loss."""
-    if reduction == "none":
-        raise ValueError("value_and_grad needs a scalar loss: use reduction='mean' or 'sum'")
-    return 1.0 / n_rows if reduction == "mean" and n_rows else 1.0
+    dtype = np.dtype(dtype)
+    return np.dtype(np.float32) if dtype.itemsize < 4 else dtype.newbyteorder("=")

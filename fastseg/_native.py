@@ -150,9 +150,17 @@ class Call:
 
     def scalar_or_rows(self, grad_scale):
         """``(scale, row_scale array, has_row_scale)`` for a scalar or ``(rows,)`` gradient scale."""
+        if grad_scale is None:
+            return np.float64(1.0), NULL, np.int32(0)
         if np.ndim(grad_scale) == 0 and not hasattr(grad_scale, "__cuda_array_interface__"):
             return np.float64(grad_scale), NULL, np.int32(0)
         return np.float64(1.0), self.inp(grad_scale, np.float64), np.int32(1)
+
+    def rows_out(self, out_loss, like):
+        """The per-row loss buffer: ``out_loss``, or an O(rows) device scratch when not wanted."""
+        if out_loss is None:
+            return cupy.empty(like.shape[0], like.dtype)
+        return self.out(out_loss)
 
     def lengths(self, lengths):
         """``(lengths array, has_lengths)``."""

@@ -18,6 +18,9 @@ from pathlib import Path
 
 import numba
 
+from . import config
+from .config import Config
+
 FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
 """Float flags for every CPU kernel: reassociation lets sums vectorise; no ``nnan``/``ninf``,
 since NaN and inf rows must come out NaN."""
@@ -49,22 +52,25 @@ def cache_enabled(source_file: str) -> bool:
     return False
 
 
-PARALLEL_MIN_ELEMENTS = 1 << 14
-"""Below this many elements the row-parallel kernels lose to the serial ones (thread wake-up
-costs more than the work); measured by ``bench/bench_range_mae.py::test_parallel_threshold``."""
+def cpu_plan(n_elements: int, threads: int, config: Config) -> str:
+    """``"parallel"`` (row-parallel kernel) or ``"serial"`` for a call over ``n_elements`` with
+    ``threads`` Numba threads: a pure function of the shape and the config."""
+    return "parallel" if n_elements >= config.parallel_min_elements and threads > 1 else "serial"
+
 
 _parallel_lock = threading.Lock()
 
 
 def run_rows(serial, parallel, n_elements: int, *args) -> None:
-    """Call the row-parallel kernel when it pays off and the thread pool is free, else the serial one.
+    """Call the row-parallel kernel when :func:`cpu_plan` says so and the thread pool is free,
+    else the serial one.
 
     Both kernels give bitwise identical results (each row is computed by one thread, in
     order), so the choice never changes a result. Numba's thread pool must not be entered by
     two Python threads at once (the ``workqueue`` layer aborts the process), so a caller that
     finds it busy runs serially on its own thread instead of waiting.
     """
-    if n_elements >= PARALLEL_MIN_ELEMENTS and numba.get_num_threads() > 1:
+    if cpu_plan(n_elements, numba.get_num_threads(), config.get()) == "parallel":
         if _parallel_lock.acquire(blocking=False):
             try:
                 parallel(*args)

@@ -62,6 +62,27 @@ __device__ __forceinline__ void store_vec(T* a, int i0, int n, const T (&v)[kVec
   }
 }
 
+// g[i0 + k] = gv[k] and, when gt is not null, gt[i0 + k] = -gv[k] (y_true's gradient, same pass).
+template <class T>
+__device__ __forceinline__ void store_grads(T* g, T* gt, int i0, int n, const T (&gv)[kVec]) {
+  store_vec(g, i0, n, gv);
+  if (gt) {
+    T neg[kVec];
+#pragma unroll
+    for (int k = 0; k < kVec; ++k) neg[k] = -gv[k];
+    store_vec(gt, i0, n, neg);
+  }
+}
+
+// g[i] = gt[i] = v for i in [from, L) striding by `step` (NaN rows, zeros past a row's length).
+template <class T>
+__device__ __forceinline__ void fill_grads(T* g, T* gt, long long from, long long L, int step, T v) {
+  for (long long i = from; i < L; i += step) {
+    g[i] = v;
+    if (gt) gt[i] = v;
+  }
+}
+
 // Heads (range starts) among a lane's elements i0..i0+kVec-1; `before` is t[i0 - 1].
 template <class T>
 __device__ __forceinline__ void heads_of(const T (&tv)[kVec], T before, int i0, int n,
@@ -241,13 +262,14 @@ __device__ __forceinline__ void load_tile(const T* __restrict__ t, const T* __re
 // batch are independent, so a warp keeps that many tiles of memory traffic in flight.
 template <class T, int kBatch1, int kBatch2>
 __device__ void fused_row(const T* __restrict__ t, const T* __restrict__ p, T* __restrict__ g,
-                          int n, long long L, bool mean, double scale, T* out_loss, int lane) {
+                          T* __restrict__ gt, int n, long long L, bool mean, double scale, T* out_loss,
+                          int lane) {
   if (n < 0 || n > L) {
-    for (long long i = lane; i < L; i += 32) g[i] = T(quiet_nan());
+    fill_grads(g, gt, lane, L, 32, T(quiet_nan()));
     if (lane == 0) *out_loss = T(quiet_nan());
     return;
   }
-  for (long long i = n + lane; i < L; i += 32) g[i] = T(0);
+  fill_grads(g, gt, n + lane, L, 32, T(0));
 
   // pass 1, left to right, reading t only: the start of the range open at each tile's first
   // element (parked in g at that element until pass 2 reads it) and the number of ranges
@@ -304,7 +326,7 @@ __device__ void fused_row(const T* __restrict__ t, const T* __restrict__ p, T* _
       if (lane == 31 || carry_end < leaving) leaving = carry_end;
       __align__(16) T gv[kVec];
       loss += lane_loss_grad(x.t, x.p, start, end, entering, leaving, i0, n, scale, gv);
-      store_vec(g, i0, n, gv);
+      store_grads(g, gt, i0, n, gv);
       int tile_min = __shfl_sync(kFullMask, incl, 0);
       if (tile_min < carry_end) carry_end = tile_min;
     }
@@ -319,12 +341,13 @@ __device__ void fused_row(const T* __restrict__ t, const T* __restrict__ p, T* _
 // aggregates through shared memory); the number of ranges is counted alongside. Then the loss and
 // (when g is not null) the gradient, in one pass: no tile carries, no second read of t.
 template <class T, int kThreads>
-__device__ void block_row(const T* __restrict__ t, const T* __restrict__ p, T* __restrict__ g, int n,
-                          long long L, bool mean, double scale, T* out_loss, const BlockRow<kThreads>& grp) {
+__device__ void block_row(const T* __restrict__ t, const T* __restrict__ p, T* __restrict__ g,
+                          T* __restrict__ gt, int n, long long L, bool mean, double scale, T* out_loss,
+                          const BlockRow<kThreads>& grp) {
   constexpr int kWarps = kThreads / 32;
   const int rank = grp.rank, lane = rank % 32, warp = rank / 32;
   if (n < 0 || n > L) {
-    if (g) for (long long i = rank; i < L; i += kThreads) g[i] = T(quiet_nan());
+    if (g) fill_grads(g, gt, rank, L, kThreads, T(quiet_nan()));
     if (rank == 0) *out_loss = T(quiet_nan());
     return;
   }
@@ -368,8 +391,8 @@ __device__ void block_row(const T* __restrict__ t, const T* __restrict__ p, T* _
   __align__(16) T gv[kVec];
   double loss = lane_loss_grad(tv, pv, start, end, entering, leaving, i0, n, scale, gv);
   if (g) {
-    store_vec(g, i0, n, gv);
-    for (long long i = n + rank; i < L; i += kThreads) g[i] = T(0);
+    store_grads(g, gt, i0, n, gv);
+    fill_grads(g, gt, n + rank, L, kThreads, T(0));
   }
   loss = grp.sum(loss);
   if (rank == 0) *out_loss = T(finish_loss(loss, n_ranges, mean));
@@ -377,18 +400,18 @@ __device__ void block_row(const T* __restrict__ t, const T* __restrict__ p, T* _
 
 }  // namespace fastseg
 
-// One fused kernel per batching schedule: range_mae_<name>_<f32|f64>. "fused" is the one
-// fastseg/ops/range_mae/native.py launches; "fused_unbatched" (one tile at a time, the schedule
-// first measured) stays for bench/gpu_check.py to time against it.
+// The fused kernel with a warp per row (rows longer than the block kernels take):
+// range_mae_fused_<f32|f64>. out_grad_true (y_true's gradient) may be null.
 #define FASTSEG_RANGE_MAE_FUSED(T, SUFFIX, NAME, BATCH1, BATCH2)                                \
   extern "C" __global__ void range_mae_##NAME##_##SUFFIX(                                      \
       const T* t, const T* p, const long long* lengths, int has_lengths, int mean,             \
       double scale, const double* row_scale, int has_row_scale, T* out_loss, T* out_grad,      \
-      long long rows, long long L) {                                                           \
+      T* out_grad_true, long long rows, long long L) {                                         \
     long long row = (static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x) / 32;      \
     if (row >= rows) return;                                                                   \
     fastseg::fused_row<T, BATCH1, BATCH2>(                                                     \
         t + row * L, p + row * L, out_grad + row * L,                                          \
+        out_grad_true ? out_grad_true + row * L : nullptr,                                     \
         fastseg::row_length(lengths, has_lengths, row, L), L, mean != 0,                       \
         scale * (has_row_scale ? row_scale[row] : 1.0), out_loss + row, threadIdx.x & 31);     \
   }
@@ -402,7 +425,7 @@ __device__ void block_row(const T* __restrict__ t, const T* __restrict__ p, T* _
       T* out_loss, long long rows, long long L) {                                              \
     long long row = fastseg::BlockRow<THREADS>::row();                                         \
     if (row >= rows) return;                                                                   \
-    fastseg::block_row<T, THREADS>(t + row * L, p + row * L, nullptr,                          \
+    fastseg::block_row<T, THREADS>(t + row * L, p + row * L, nullptr, nullptr,                 \
                                    fastseg::row_length(lengths, has_lengths, row, L), L,       \
                                    mean != 0, 1.0, out_loss + row,                             \
                                    fastseg::BlockRow<THREADS>::here());                        \
@@ -411,11 +434,12 @@ __device__ void block_row(const T* __restrict__ t, const T* __restrict__ p, T* _
       range_mae_fused_block##THREADS##_##SUFFIX(                                                  \
       const T* t, const T* p, const long long* lengths, int has_lengths, int mean,             \
       double scale, const double* row_scale, int has_row_scale, T* out_loss, T* out_grad,      \
-      long long rows, long long L) {                                                           \
+      T* out_grad_true, long long rows, long long L) {                                         \
     long long row = fastseg::BlockRow<THREADS>::row();                                         \
     if (row >= rows) return;                                                                   \
     fastseg::block_row<T, THREADS>(                                                            \
         t + row * L, p + row * L, out_grad + row * L,                                          \
+        out_grad_true ? out_grad_true + row * L : nullptr,                                     \
         fastseg::row_length(lengths, has_lengths, row, L), L, mean != 0,                       \
         scale * (has_row_scale ? row_scale[row] : 1.0), out_loss + row,                        \
         fastseg::BlockRow<THREADS>::here());                                                   \
@@ -432,7 +456,6 @@ __device__ void block_row(const T* __restrict__ t, const T* __restrict__ p, T* _
                             mean != 0, out_loss + row, threadIdx.x & 31);                      \
   }                                                                                            \
   FASTSEG_RANGE_MAE_FUSED(T, SUFFIX, fused, 4, 2)                                              \
-  FASTSEG_RANGE_MAE_FUSED(T, SUFFIX, fused_unbatched, 1, 1)                                    \
   FASTSEG_RANGE_MAE_BLOCK(T, SUFFIX, 256)                                                      \
   FASTSEG_RANGE_MAE_BLOCK(T, SUFFIX, 1024)
 

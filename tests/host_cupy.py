@@ -281,11 +281,16 @@ DEVICE_VARIANTS = {
 one block per row even for narrow rows)."""
 
 
-def device_variant(request, monkeypatch, op: str, variant: str):
+def device_variant(request, op: str, variant: str):
     """``(kernels, dev)`` for one of ``DEVICE_VARIANTS``: the op's CUDA backend module, runnable
-    here, and the function that turns a host array into what the test passes it."""
+    here, and the function that turns a host array into what the test passes it. The block-per-row
+    variant runs the test under a config with a low ``row_block_min_classes``."""
+    from fastseg import config
+
     backend, as_buffers, block_per_row = DEVICE_VARIANTS[variant]
     kernels = backend_on_host(request, op, backend)
     if block_per_row:
-        monkeypatch.setattr(kernels, "BLOCK_MIN_CLASSES", 100)
+        override = config.override(row_block_min_classes=100)
+        override.__enter__()
+        request.addfinalizer(lambda: override.__exit__(None, None, None))
     return kernels, (host_buffer if as_buffers else (lambda a: a))

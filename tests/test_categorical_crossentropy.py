@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import fastseg
-from fastseg.ops.cross_entropy import reference
+from fastseg.ops.categorical_crossentropy import reference
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 tf = pytest.importorskip("tensorflow")

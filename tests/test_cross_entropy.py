@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import fastseg
+from fastseg.ops.categorical_crossentropy import reference as cce_reference
 from fastseg.ops.cross_entropy import reference
 from host_cupy import DEVICE_VARIANTS, LAUNCHES, device_variant
 
@@ -132,29 +133,29 @@ def test_all_rows_ignored_mean_is_nan_like_torch():
 
 
 @pytest.mark.parametrize("variant", DEVICE_VARIANTS)
-def test_device_kernels_on_host_match_reference(request, monkeypatch, variant):
+def test_device_kernels_on_host_match_reference(request, variant):
     """The Numba CUDA kernels on the simulator; the CUDA C++ kernels (a warp or a block per row)
     behind the native backend's Python launch code on the host (tests/host_cupy.py), with host
     arrays (copied in and out) or buffers by address (as fastseg.torch passes CUDA tensors)."""
-    kernels, dev = device_variant(request, monkeypatch, "cross_entropy", variant)
+    kernels, dev = device_variant(request, "cross_entropy", variant)
+    cce_kernels, _ = device_variant(request, "categorical_crossentropy", variant)
     rng = np.random.default_rng(7)
     x, w = 3 * rng.standard_normal((4, 150)), rng.random(150)
     y, scale = np.array([3, -100, 149, 200]), np.array([1.0, 2.0, 3.0, 4.0])
     loss, grad = np.empty(4), np.empty_like(x)
-    kernels.cross_entropy(dev(x), dev(y), weight=dev(w), ignore_index=-100, label_smoothing=0.2,
-                          grad_scale=dev(scale), out_loss=dev(loss), out_grad=dev(grad))
+    kernels.rows(dev(x), dev(y), dev(w), ignore_index=-100, label_smoothing=0.2,
+                 grad_scale=dev(scale), out_loss=dev(loss), out_grad=dev(grad))
     ref_l, ref_g, _ = reference.cross_entropy_rows(x[:3], y[:3], w, label_smoothing=0.2, need_grad=True)
     np.testing.assert_allclose(loss[:3], ref_l, rtol=1e-12)
     np.testing.assert_allclose(grad[:3], ref_g * scale[:3, None], rtol=1e-12, atol=1e-15)
     assert np.isnan(loss[3]) and np.isnan(grad[3]).all()  # label 200: NaN row, no out-of-bounds read
     probs = rng.dirichlet(np.ones(150), 4)
-    kernels.cross_entropy(dev(x), dev(probs), weight=None, ignore_index=-100, label_smoothing=0.0,
-                          out_loss=dev(loss))
+    kernels.rows(dev(x), dev(probs), None, ignore_index=-100, label_smoothing=0.0, out_loss=dev(loss))
     np.testing.assert_allclose(loss, reference.cross_entropy_rows(x, probs)[0], rtol=1e-12)
     t, p = np.eye(150)[[0, 5, 9, 149]], rng.random((4, 150))
     p[0, 3] = 1e-12
-    kernels.keras_probabilities(dev(t), dev(p), label_smoothing=0.0, out_loss=dev(loss), out_grad=dev(grad))
-    ref_l, ref_g = reference.categorical_crossentropy_rows(t, p, need_grad=True)
+    cce_kernels.rows(dev(t), dev(p), from_logits=False, label_smoothing=0.0, out_loss=dev(loss), out_grad=dev(grad))
+    ref_l, ref_g = cce_reference.categorical_crossentropy_rows(t, p, need_grad=True)
     np.testing.assert_allclose(loss, ref_l, rtol=1e-12)
     np.testing.assert_allclose(grad, ref_g, rtol=1e-12)
     if variant.startswith("native"):

@@ -132,29 +132,31 @@ def test_kernel_never_reads_out_of_bounds_for_bad_labels(dtype):
     from fastseg.ops.multiclass_hinge import cpu
     s = np.ones((3, 4), dtype)
     loss, grad = np.empty(3, dtype), np.empty((3, 4), dtype)
-    cpu.forward_backward(s, np.array([0, 1 << 40, -5]), weight=None, margin=1.0, p=1,
-                         divide_by_classes=False, grad_scale=1.0, out_loss=loss, out_grad=grad)
+    cpu.rows(s, np.array([0, 1 << 40, -5]), None, margin=1.0, p=1, divide_by_classes=False, grad_scale=1.0,
+             out_loss=loss, out_grad=grad)
     assert loss[0] == 3 and np.isnan(loss[1:]).all() and np.isnan(grad[1:]).all()
 
 
 @pytest.mark.parametrize("variant", DEVICE_VARIANTS)
-def test_device_kernels_on_host_match_reference(request, monkeypatch, variant):
+def test_device_kernels_on_host_match_reference(request, variant):
     """The Numba CUDA kernel on the simulator; the CUDA C++ kernel (a warp or a block per row)
     behind the native backend's Python launch code on the host (tests/host_cupy.py), with host
     arrays (copied in and out) or buffers by address (as fastseg.torch passes CUDA tensors)."""
-    kernels, dev = device_variant(request, monkeypatch, "multiclass_hinge", variant)
+    kernels, dev = device_variant(request, "multiclass_hinge", variant)
     rng = np.random.default_rng(2)
     s, y = rng.standard_normal((5, 150)), np.array([0, 149, 7, 33, 1])
     y_bad = np.array([0, 150, 7, -1, 1])
     w, scale = rng.random(150), np.array([1.0, 0.5, 2.0, 1.5, 3.0])
     for p, weight, labels in [(1, None, y), (2, w, y), (1, None, y_bad)]:
         loss, grad = np.empty(5), np.empty_like(s)
-        kernels.forward_backward(dev(s), dev(labels), weight=None if weight is None else dev(weight), margin=1.0,
-                                 p=p, divide_by_classes=True, grad_scale=dev(scale), out_loss=dev(loss),
-                                 out_grad=dev(grad))
-        fwd = np.empty(5)
-        kernels.forward(dev(s), dev(labels), weight=None if weight is None else dev(weight), margin=1.0, p=p,
-                        divide_by_classes=True, out_loss=dev(fwd))
+        w_dev = None if weight is None else dev(weight)
+        kernels.rows(dev(s), dev(labels), w_dev, margin=1.0, p=p, divide_by_classes=True, grad_scale=dev(scale),
+                     out_loss=dev(loss), out_grad=dev(grad))
+        fwd, grad2 = np.empty(5), np.empty_like(s)
+        kernels.rows(dev(s), dev(labels), w_dev, margin=1.0, p=p, divide_by_classes=True, out_loss=dev(fwd))
+        kernels.rows(dev(s), dev(labels), w_dev, margin=1.0, p=p, divide_by_classes=True, grad_scale=dev(scale),
+                     out_grad=dev(grad2))
+        np.testing.assert_array_equal(grad2, grad)
         ok = (labels >= 0) & (labels < 150)
         ref_l, ref_g = reference.row_losses(s[ok], labels[ok], p=p, weight=weight, divide_by_classes=True,
                                             need_grad=True)

@@ -214,16 +214,18 @@ def test_env_backend_override(monkeypatch):
         fastseg.range_mae(np.zeros(3), np.zeros(3))
 
 
-def test_parallel_and_serial_kernels_are_bitwise_identical(monkeypatch):
+def test_parallel_and_serial_kernels_are_bitwise_identical():
     import numba
+    from fastseg import _numba, config
     rng = np.random.default_rng(8)
     y_true, y_pred = piecewise_rows(rng, 300, 300, dtype=np.float32)
-    from fastseg import _numba
     results = []
     for threshold, threads in [(0, numba.config.NUMBA_NUM_THREADS), (1 << 62, 1)]:
-        monkeypatch.setattr(_numba, "PARALLEL_MIN_ELEMENTS", threshold)
         numba.set_num_threads(threads)
-        results.append(fastseg.range_mae_value_and_grad(y_true, y_pred, backend="cpu"))
+        with config.override(parallel_min_elements=threshold) as cfg:
+            assert _numba.cpu_plan(y_pred.size, threads, cfg) == ("parallel" if threads > 1 and not threshold
+                                                                   else "serial")
+            results.append(fastseg.range_mae_value_and_grad(y_true, y_pred, backend="cpu"))
     numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
     np.testing.assert_array_equal(results[0][0], results[1][0])
     np.testing.assert_array_equal(results[0][1], results[1][1])

@@ -19,12 +19,18 @@ gpu = pytest.mark.skipif(not HAS_GPU, reason="needs a CUDA GPU")
 
 
 def _run(backend_module, y_true, y_pred, lengths, mean, scale=1.0):
+    """Fused, forward-only and backward-only calls of the backend protocol; the backward one also
+    writes y_true's gradient, which must be the exact negation."""
     rows = y_pred.shape[0]
     loss, loss2 = np.empty(rows), np.empty(rows)
-    grad = np.empty_like(y_pred)
-    backend_module.forward_backward(y_true, y_pred, lengths=lengths, mean_over_ranges=mean,
-                                    grad_scale=scale, out_loss=loss, out_grad=grad)
-    backend_module.forward(y_true, y_pred, lengths=lengths, mean_over_ranges=mean, out_loss=loss2)
+    grad, grad2, grad_true = np.empty_like(y_pred), np.empty_like(y_pred), np.empty_like(y_pred)
+    backend_module.rows(y_true, y_pred, lengths, mean_over_ranges=mean, grad_scale=scale, out_loss=loss,
+                        out_grad=grad)
+    backend_module.rows(y_true, y_pred, lengths, mean_over_ranges=mean, out_loss=loss2)
+    backend_module.rows(y_true, y_pred, lengths, mean_over_ranges=mean, grad_scale=scale, out_grad=grad2,
+                        out_grad_true=grad_true)
+    np.testing.assert_array_equal(grad2, grad)
+    np.testing.assert_array_equal(grad_true, -grad)
     return loss, loss2, grad
 
 
@@ -100,27 +106,31 @@ def test_gpu_torch_tensors_match_reference(backend):
     y_true, y_pred = piecewise_rows(rng, 64, 1000)
     t = torch.tensor(y_true, device="cuda")
     p = torch.tensor(y_pred, device="cuda", requires_grad=True)
-    loss = ft.range_mae(t, p, reduction="sum", backend=backend)
+    loss = ft.range_mae(p, t, reduction="sum", backend=backend)
     loss.backward()
     ref_loss, ref_grad = reference.row_losses(y_true, y_pred, need_grad=True)
     np.testing.assert_allclose(loss.item(), ref_loss.sum(), rtol=1e-12)
     np.testing.assert_allclose(p.grad.cpu().numpy(), ref_grad, rtol=1e-12)
 
 
-@pytest.mark.parametrize("schedule, length", [("block", 300), ("block", 1500), ("fused", 300),
-                                              ("fused_unbatched", 300)])
+@pytest.mark.parametrize("schedule, length", [("block", 300), ("block", 1500), ("fused", 300)])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("mean", [False, True])
-def test_native_backend_on_host(native_on_host, monkeypatch, schedule, length, dtype, mean):
+def test_native_backend_on_host(native_on_host, schedule, length, dtype, mean):
     """The native backend's Python launch path and its kernels, run on the host (tests/host_cupy.py),
-    under each schedule: buffers by address on the caller's stream (as fastseg.torch passes CUDA
-    tensors), and host arrays copied in and out with int32 lengths and a per-row gradient scale
-    (as the NumPy API)."""
+    under each kernel plan ("fused": a config without block kernels): buffers by address on the
+    caller's stream (as fastseg.torch passes CUDA tensors), and host arrays copied in and out with
+    int32 lengths and a per-row gradient scale (as the NumPy API)."""
     import host_cupy
-    from fastseg.ops.range_mae import native
+    from fastseg import config
     from host_cupy import host_buffer
 
-    monkeypatch.setattr(native, "SCHEDULE", schedule)
+    with config.override(**({} if schedule == "block" else {"range_mae_block_rows": ()})):
+        _check_native_on_host(host_cupy, host_buffer, schedule, length, dtype, mean)
+
+
+def _check_native_on_host(host_cupy, host_buffer, schedule, length, dtype, mean):
+    from fastseg.ops.range_mae import native
     rng = np.random.default_rng(21)
     rows, L = 9, length  # a warp per row: 3 blocks of 4 warps, the last one part empty
     y_true, y_pred = piecewise_rows(rng, rows, L, max_ranges=20, dtype=dtype)
@@ -138,9 +148,8 @@ def test_native_backend_on_host(native_on_host, monkeypatch, schedule, length, d
     block = {300: 256, 1500: 1024}[L] if schedule == "block" else None
 
     loss, grad = np.full(rows, -7, dtype), np.full_like(y_pred, -7)
-    native.forward_backward(host_buffer(y_true), host_buffer(y_pred), lengths=host_buffer(lengths),
-                            mean_over_ranges=mean, grad_scale=0.5, out_loss=host_buffer(loss),
-                            out_grad=host_buffer(grad), stream=0xC0FFEE)
+    native.rows(host_buffer(y_true), host_buffer(y_pred), host_buffer(lengths), mean_over_ranges=mean,
+                grad_scale=0.5, out_loss=host_buffer(loss), out_grad=host_buffer(grad), stream=0xC0FFEE)
     name, grid, threads, stream = host_cupy.LAUNCHES[-1]
     assert name == f"range_mae_{f'fused_block{block}' if block else schedule}_{suffix}"
     assert (grid, threads, stream) == (((rows,), (block,)) if block else ((3,), (128,))) + (0xC0FFEE,)
@@ -148,13 +157,20 @@ def test_native_backend_on_host(native_on_host, monkeypatch, schedule, length, d
     assert_close(grad, 0.5 * ref_grad, 0.5 * ref32[1])
 
     loss, grad, fwd = np.full(rows, -7, dtype), np.full_like(y_pred, -7), np.full(rows, -7, dtype)
-    native.forward_backward(y_true, y_pred, lengths=lengths.astype(np.int32), mean_over_ranges=mean,
-                            grad_scale=scale, out_loss=loss, out_grad=grad)
-    native.forward(y_true, y_pred, lengths=lengths.astype(np.int32), mean_over_ranges=mean, out_loss=fwd)
+    native.rows(y_true, y_pred, lengths.astype(np.int32), mean_over_ranges=mean, grad_scale=scale, out_loss=loss,
+                out_grad=grad)
+    native.rows(y_true, y_pred, lengths.astype(np.int32), mean_over_ranges=mean, out_loss=fwd)
     assert host_cupy.LAUNCHES[-1][0] == f"range_mae_{f'forward_block{block}' if block else 'forward'}_{suffix}"
     assert_close(loss, ref_loss, ref32[0])
     assert_close(fwd, ref_loss, ref32[0])
     assert_close(grad, scale[:, None] * ref_grad, scale[:, None] * ref32[1])
+
+    # backward only (no loss wanted): y_pred's and y_true's gradients in one launch
+    grad2, grad_true = np.full_like(y_pred, -7), np.full_like(y_pred, -7)
+    native.rows(y_true, y_pred, lengths.astype(np.int32), mean_over_ranges=mean, grad_scale=scale,
+                out_grad=grad2, out_grad_true=grad_true)
+    np.testing.assert_array_equal(grad2, grad)
+    np.testing.assert_array_equal(grad_true, -grad)
 
 
 def test_native_public_api_on_host(native_on_host):

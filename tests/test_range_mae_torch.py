@@ -24,7 +24,7 @@ def test_eager_matches_reference(range_reduction, reduction):
     y_true, y_pred = _tensors()
     y_true.requires_grad_(True)
     lengths = torch.tensor([37, 0, 5, 36, 1, 20])
-    loss = ft.range_mae(y_true, y_pred, range_reduction=range_reduction, reduction=reduction,
+    loss = ft.range_mae(y_pred, y_true, range_reduction=range_reduction, reduction=reduction,
                         lengths=lengths)
     rows, grad = reference.row_losses(y_true.detach().numpy(), y_pred.detach().numpy(), lengths.numpy(),
                                       range_reduction=range_reduction, need_grad=True)
@@ -44,7 +44,7 @@ def test_gradcheck_float64():
         y_pred.copy_(y_true + torch.where(y_pred > y_true, 0.05, -0.05) + 0.1 * (y_pred - y_true))
     for rr in ("sum", "mean"):
         assert torch.autograd.gradcheck(
-            lambda p: ft.range_mae(y_true.detach(), p, range_reduction=rr, reduction="none"), (y_pred,))
+            lambda p: ft.range_mae(p, y_true.detach(), range_reduction=rr, reduction="none"), (y_pred,))
     # y_true's gradient (ranges held fixed) is checked as -grad(y_pred) in test_eager_matches_reference:
     # finite differences in y_true would split its ranges.
 
@@ -72,12 +72,12 @@ def test_torch_compile_fullgraph_no_graph_break():
 def test_half_precision(dtype):
     y_true, y_pred = _tensors(dtype=torch.float32)
     p_half = y_pred.detach().to(dtype).requires_grad_(True)
-    loss = ft.range_mae(y_true.to(dtype), p_half)
+    loss = ft.range_mae(p_half, y_true.to(dtype))
     assert loss.dtype == dtype
     loss.backward()
     assert p_half.grad.dtype == dtype
     p32 = p_half.detach().float().requires_grad_(True)
-    ref = ft.range_mae(y_true.to(dtype).float(), p32)
+    ref = ft.range_mae(p32, y_true.to(dtype).float())
     ref.backward()
     torch.testing.assert_close(loss.float(), ref, rtol=1e-2, atol=1e-3)
     torch.testing.assert_close(p_half.grad.float(), p32.grad, rtol=1e-2, atol=1e-4)
@@ -87,15 +87,28 @@ def test_module_and_errors():
     y_true, y_pred = _tensors()
     assert "range_reduction='sum'" in repr(ft.RangeMAELoss())
     torch.testing.assert_close(ft.RangeMAELoss(reduction="sum")(y_pred, y_true),
-                               ft.range_mae(y_true, y_pred, reduction="sum"))
+                               ft.range_mae(y_pred, y_true, reduction="sum"))
     with pytest.raises(TypeError, match="must be a torch.Tensor"):
-        ft.range_mae(y_true.numpy(), y_pred)
+        ft.range_mae(y_pred, y_true.numpy())
     with pytest.raises(ValueError, match="same shape"):
-        ft.range_mae(y_true[:, :3], y_pred)
+        ft.range_mae(y_pred, y_true[:, :3])
     with pytest.raises(ValueError, match="lengths must lie"):
-        ft.range_mae(y_true, y_pred, lengths=torch.full((6,), 99))
+        ft.range_mae(y_pred, y_true, lengths=torch.full((6,), 99))
     with pytest.raises(ValueError, match="reduction must be one of"):
         ft.RangeMAELoss(reduction="batchmean")
+
+
+def test_argument_order_is_torchs_input_then_target():
+    """As ``l1_loss(input, target)``: the ranges come from the second argument. Written the other
+    way round the loss differs (ranges from the prediction), which is what this pins."""
+    pred = torch.tensor([[0.0, 1.0, 1.0, 1.0, 0.0]], requires_grad=True)
+    target = torch.tensor([[0.0, 0.0, 1.0, 1.0, 1.0]])
+    loss = ft.range_mae(pred, target)
+    torch.testing.assert_close(loss, torch.tensor(0.5 + 1 / 3))  # ranges of target: [0, 0], [1, 1, 1]
+    torch.testing.assert_close(ft.range_mae(target, pred), torch.tensor(0.0 + 1 / 3 + 1.0))
+    torch.testing.assert_close(ft.RangeMAELoss()(pred, target), loss)
+    loss.backward()
+    torch.testing.assert_close(pred.grad, torch.tensor([[0.0, 0.5, 0.0, 0.0, -1 / 3]]))
 
 
 def _ddp_worker(rank, world, path, seed):
@@ -108,7 +121,7 @@ def _ddp_worker(rank, world, path, seed):
     y_true, _ = _tensors(rows=8, length=40, seed=seed)
     x = y_true + 0.1 * torch.randn(y_true.shape, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
     shard = slice(rank * 4, rank * 4 + 4)
-    loss = ft.range_mae(y_true[shard], ddp(x[shard, None])[:, 0])
+    loss = ft.range_mae(ddp(x[shard, None])[:, 0], y_true[shard])
     loss.backward()
     if rank == 0:
         torch.save([p.grad for p in model.parameters()], path)
@@ -136,6 +149,6 @@ def test_ddp_gloo_two_processes_matches_single_process(tmp_path):
     model = torch.nn.Conv1d(1, 1, 5, padding=2, dtype=torch.float64)
     y_true, _ = _tensors(rows=8, length=40, seed=seed)
     x = y_true + 0.1 * torch.randn(y_true.shape, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
-    ft.range_mae(y_true, model(x[:, None])[:, 0]).backward()
+    ft.range_mae(model(x[:, None])[:, 0], y_true).backward()
     for got, want in zip(ddp_grads, model.parameters()):
         torch.testing.assert_close(got, want.grad, rtol=1e-12, atol=1e-14)

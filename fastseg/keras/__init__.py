@@ -50,6 +50,8 @@ class RangeMAE(keras.losses.Loss):
         self.range_reduction = range_reduction
 
     def call(self, y_true, y_pred):
+        if keras.backend.backend() == "torch":  # fastseg.torch takes (input, target), as torch
+            return _adapter("range_mae")(y_pred, y_true, range_reduction=self.range_reduction, reduction="none")
         return _adapter("range_mae")(y_true, y_pred, range_reduction=self.range_reduction, reduction="none")
 
     def get_config(self) -> dict:

@@ -5,22 +5,19 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from .._dispatch import check_choice
-from ..ops import cross_entropy as op
-from ._rowloss import compute_dtype, reduce_rows, row_loss
+from ..ops import categorical_crossentropy as op
+from ._adapter import register
 
 _EPS = 1e-7
 
 
-def _kernel(y_true, y_pred, from_logits, label_smoothing):
-    grad = np.empty_like(y_pred)
-    rows = op.cce_rows("numpy", np.ascontiguousarray(y_true), np.ascontiguousarray(y_pred), from_logits,
-                       label_smoothing, "auto", 1.0, grad)
-    return rows, grad
-
-
-def composite(y_true, y_pred, from_logits=False, label_smoothing=0.0):
+def composite(y_true, y_pred, *, from_logits=False, label_smoothing=0.0, axis=-1):
     """Keras's own formula in TF ops (what runs under XLA)."""
+    if y_pred.dtype in (tf.float16, tf.bfloat16):
+        y_pred = tf.cast(y_pred, tf.float32)
+    if axis % len(y_pred.shape) != len(y_pred.shape) - 1:
+        y_pred = tf.experimental.numpy.moveaxis(y_pred, axis, -1)
+        y_true = tf.experimental.numpy.moveaxis(y_true, axis, -1)
     c = tf.cast(tf.shape(y_pred)[-1], y_pred.dtype)
     t = tf.cast(y_true, y_pred.dtype) * (1.0 - label_smoothing) + label_smoothing / c
     if from_logits:
@@ -28,6 +25,9 @@ def composite(y_true, y_pred, from_logits=False, label_smoothing=0.0):
     q = y_pred / tf.reduce_sum(y_pred, -1, keepdims=True)
     q = tf.clip_by_value(q, _EPS, 1.0 - _EPS)
     return -tf.reduce_sum(t * tf.math.log(q), -1)
+
+
+_categorical_crossentropy = register(op.OP, composite)
 
 
 def categorical_crossentropy(y_true, y_pred, *, from_logits: bool = False, label_smoothing: float = 0.0,
@@ -48,21 +48,6 @@ def categorical_crossentropy(y_true, y_pred, *, from_logits: bool = False, label
     >>> [round(float(g), 4) for g in tape.gradient(loss, p)[0]]
     [-0.5714, 1.4286, 1.4286]
     """
-    check_choice("reduction", reduction, op.REDUCTIONS)
-    y_pred = tf.convert_to_tensor(y_pred)
-    y_true = tf.convert_to_tensor(y_true)
-    if y_true.shape != y_pred.shape:
-        raise ValueError(f"y_true and y_pred must have the same shape; got {y_true.shape} and {y_pred.shape}")
-    if not y_pred.dtype.is_floating:
-        raise TypeError(f"y_pred must be a floating-point tensor; got {y_pred.dtype}")
-    out_dtype = y_pred.dtype
-    work = compute_dtype(y_pred.dtype)
-    rank = len(y_pred.shape)
-    axis = axis % rank
-    perm = [d for d in range(rank) if d != axis] + [axis]
-    p = tf.transpose(tf.cast(y_pred, work), perm) if axis != rank - 1 else tf.cast(y_pred, work)
-    t = tf.transpose(tf.cast(y_true, work), perm) if axis != rank - 1 else tf.cast(y_true, work)
-    lead, c = tf.shape(p)[:-1], tf.shape(p)[-1]
-    rows = row_loss(_kernel, composite, [tf.reshape(t, [-1, c]), tf.reshape(p, [-1, c])], primary=1,
-                    grad_signs={1: 1.0}, extra=(bool(from_logits), float(label_smoothing)))
-    return reduce_rows(tf.reshape(tf.cast(rows, out_dtype), lead), reduction)
+    return _categorical_crossentropy(
+        (y_true, y_pred), {"from_logits": from_logits, "label_smoothing": label_smoothing, "axis": axis},
+        reduction=reduction)

@@ -5,21 +5,14 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from .._dispatch import check_choice
 from ..ops import multiclass_hinge as op
-from ._rowloss import as_numpy_dtype, compute_dtype, reduce_rows, row_loss
+from ._adapter import register
 
 
-def _kernel(scores, labels, weight, margin, p, divide_by_classes):
-    op.check_label_range(labels, scores.shape[1])
-    prepared = op.Prepared(scores, labels.astype(np.int64), None if weight is None else weight.astype(np.float64),
-                           scores.dtype, "numpy")
-    return op.run_rows(prepared, margin=margin, p=p, divide_by_classes=divide_by_classes, need_grad=True,
-                       backend="auto")
-
-
-def composite(scores, labels, weight=None, margin=1.0, p=1, divide_by_classes=False):
+def composite(scores, labels, weight=None, *, margin=1.0, p=1, divide_by_classes=False):
     """Pure-TF hinge per row (XLA-compatible, differentiable by TF's autodiff)."""
+    if scores.dtype in (tf.float16, tf.bfloat16):
+        scores = tf.cast(scores, tf.float32)
     c = tf.shape(scores)[1]
     labels = tf.cast(labels, tf.int32)
     correct = tf.gather(scores, labels, batch_dims=1)[:, tf.newaxis]
@@ -30,6 +23,9 @@ def composite(scores, labels, weight=None, margin=1.0, p=1, divide_by_classes=Fa
     if weight is not None:
         loss *= tf.gather(tf.cast(weight, scores.dtype), labels)
     return loss / tf.cast(c, scores.dtype) if divide_by_classes else loss
+
+
+_multiclass_hinge = register(op.OP, composite)
 
 
 def multiclass_hinge(scores, labels, *, margin: float = 1.0, p: int = 1, weight=None,
@@ -48,13 +44,5 @@ def multiclass_hinge(scores, labels, *, margin: float = 1.0, p: int = 1, weight=
     >>> round(float(loss), 4), tape.gradient(loss, scores).numpy().tolist()
     (2.9, [[-1.0, 1.0, 0.0]])
     """
-    check_choice("reduction", reduction, op.REDUCTIONS)
-    scores, labels = tf.convert_to_tensor(scores), tf.convert_to_tensor(labels)
-    weight = None if weight is None else tf.convert_to_tensor(weight)
-    op.check_inputs(scores.shape, as_numpy_dtype(scores), labels.shape, as_numpy_dtype(labels),
-                    None if weight is None else weight.shape, p)
-    out_dtype = scores.dtype
-    s = tf.cast(scores, compute_dtype(scores.dtype))
-    rows = row_loss(_kernel, composite, [s], primary=0, grad_signs={0: 1.0},
-                    extra=(labels, weight, float(margin), int(p), bool(divide_by_classes)))
-    return reduce_rows(tf.cast(rows, out_dtype), reduction)
+    return _multiclass_hinge((scores, labels, weight), {"margin": margin, "p": p, "divide_by_classes": divide_by_classes},
+                             reduction=reduction)

@@ -5,28 +5,23 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from .._dispatch import check_choice
 from ..ops import range_mae as op
-from ._rowloss import as_numpy_dtype, compute_dtype, reduce_rows, row_loss
+from ._adapter import register
 
 
-def _kernel(y_true, y_pred, lengths, mean_over_ranges):
-    prepared = op.Prepared(y_true, y_pred, None if lengths is None else lengths.astype(np.int64),
-                           (y_pred.shape[0],), y_pred.dtype, "numpy")
-    if prepared.lengths is not None and prepared.lengths.size:
-        op.check_lengths_range(prepared.lengths, y_pred.shape[1])
-    return op.run_rows(prepared, range_reduction="mean" if mean_over_ranges else "sum",
-                       need_grad=True, backend="auto")
-
-
-def composite(y_true, y_pred, lengths=None, mean_over_ranges=False):
+def composite(y_true, y_pred, lengths=None, *, range_reduction="sum"):
     """Pure-TF range-wise MAE per row (XLA-compatible, differentiable by TF's autodiff).
 
     Range ids by a cumulative sum of change flags, range sizes by ``unsorted_segment_sum``,
     then ``sum_i |t_i - p_i| / |r(i)|``. The benchmark's "TF composite" peer, and what runs
     under XLA.
     """
-    rows, length = tf.shape(y_pred)[0], tf.shape(y_pred)[1]
+    work = tf.float32 if y_pred.dtype in (tf.float16, tf.bfloat16) else y_pred.dtype
+    lead, length = tf.shape(y_pred)[:-1], tf.shape(y_pred)[-1]
+    y_pred = tf.reshape(tf.cast(y_pred, work), [-1, length])
+    y_true = tf.reshape(tf.cast(y_true, work), [-1, length])
+    lengths = None if lengths is None else tf.reshape(lengths, [-1])
+    rows = tf.shape(y_pred)[0]
     positions = tf.range(length)[tf.newaxis, :]
     limit = tf.fill([rows], length) if lengths is None else tf.cast(lengths, tf.int32)
     valid = positions < limit[:, tf.newaxis]
@@ -38,10 +33,13 @@ def composite(y_true, y_pred, lengths=None, mean_over_ranges=False):
     sizes = tf.math.unsorted_segment_sum(valid_f, segment, rows * length)
     weight = tf.stop_gradient(valid_f / tf.maximum(tf.gather(sizes, segment), 1))
     loss = tf.reduce_sum(weight * tf.abs(y_true - y_pred), axis=1)
-    if mean_over_ranges:
+    if range_reduction == "mean":
         n_ranges = tf.reduce_sum(tf.cast(starts, y_pred.dtype), axis=1)
         loss = tf.where(n_ranges > 0, loss / tf.maximum(n_ranges, 1), loss)
-    return tf.where(tf.math.is_finite(loss), loss, tf.constant(np.nan, loss.dtype))
+    return tf.reshape(tf.where(tf.math.is_finite(loss), loss, tf.constant(np.nan, loss.dtype)), lead)
+
+
+_range_mae = register(op.OP, composite)
 
 
 def range_mae(y_true, y_pred, *, range_reduction: str = "sum", reduction: str = "mean",
@@ -63,20 +61,4 @@ def range_mae(y_true, y_pred, *, range_reduction: str = "sum", reduction: str = 
     >>> round(float(loss), 4), tape.gradient(loss, y_pred).numpy().round(4).tolist()
     (0.8333, [[0.0, 0.5, 0.0, 0.0, -0.3333]])
     """
-    check_choice("reduction", reduction, op.REDUCTIONS)
-    check_choice("range_reduction", range_reduction, op.RANGE_REDUCTIONS)
-    y_pred = tf.convert_to_tensor(y_pred)
-    y_true = tf.convert_to_tensor(y_true)
-    lengths = None if lengths is None else tf.convert_to_tensor(lengths)
-    op.check_inputs(y_true.shape, y_pred.shape, as_numpy_dtype(y_true), as_numpy_dtype(y_pred),
-                    None if lengths is None else lengths.shape,
-                    None if lengths is None else as_numpy_dtype(lengths))
-    out_dtype, work = y_pred.dtype, compute_dtype(y_pred.dtype)
-    lead, length = tf.shape(y_pred)[:-1], tf.shape(y_pred)[-1]
-    p = tf.reshape(tf.cast(y_pred, work), [-1, length])
-    t = tf.reshape(tf.cast(y_true, work), [-1, length])
-    n = None if lengths is None else tf.reshape(tf.cast(lengths, tf.int64), [-1])
-    rows = row_loss(_kernel, composite, [t, p], primary=1, grad_signs={0: -1.0, 1: 1.0},
-                    extra=(n, range_reduction == "mean"))
-    rows = tf.reshape(tf.cast(rows, out_dtype), lead)
-    return reduce_rows(rows, reduction)
+    return _range_mae((y_true, y_pred, lengths), {"range_reduction": range_reduction}, reduction=reduction)

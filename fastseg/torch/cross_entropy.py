@@ -6,35 +6,24 @@ from typing import Optional
 
 import torch
 
-from .._dispatch import check_choice, load_backend, resolve_backend
+from .._dispatch import check_choice
 from ..ops import cross_entropy as op
-from ._rowloss import check_tensors, compute_dtype, define_row_loss, kernel_args, numpy_dtype
+from ._adapter import register
+
+_cross_entropy = register(op.OP)
 
 
-def _rows_impl(logits: torch.Tensor, target: torch.Tensor, weight: Optional[torch.Tensor], ignore_index: int,
-               label_smoothing: float, backend: str, need_grad: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    out_loss = logits.new_empty((logits.shape[0],))
-    out_grad = torch.empty_like(logits) if need_grad else logits.new_empty((0,))
-    if logits.shape[0]:
-        (x, t, w, loss, grad), stream = kernel_args(logits, target, weight, out_loss, out_grad)
-        kernels = load_backend("cross_entropy", resolve_backend(backend, "numpy" if stream is None else "device"))
-        extra = {} if stream is None else {"stream": stream}
-        kernels.cross_entropy(x, t, weight=w, ignore_index=ignore_index, label_smoothing=label_smoothing,
-                              out_loss=loss, out_grad=grad if need_grad else None, **extra)
-    return out_loss, out_grad
-
-
-_rows = define_row_loss("fastseg::cross_entropy_rows", _rows_impl, primary=0, grad_signs={0: 1.0})
-
-
-def cross_entropy(logits: torch.Tensor, target: torch.Tensor, weight: Optional[torch.Tensor] = None, *,
+def cross_entropy(input: torch.Tensor, target: torch.Tensor, weight: Optional[torch.Tensor] = None, *,
                   ignore_index: int = -100, label_smoothing: float = 0.0, reduction: str = "mean",
-                  backend: str = "auto") -> torch.Tensor:
+                  backend: str = "auto", validate: bool = False) -> torch.Tensor:
     """``torch.nn.functional.cross_entropy`` for ``(N, C)`` logits, one fused pass per row.
 
     Class-index or probability targets, ``weight``, ``ignore_index``, ``label_smoothing`` and the
-    reductions mean exactly what they mean in torch. Differentiable in ``logits`` (not in
-    probability targets). CUDA tensors run the GPU kernels on the current stream.
+    reductions mean exactly what they mean in torch. Differentiable in ``input`` (the logits; not
+    in probability targets). CUDA tensors run the GPU kernels on the current stream without a
+    synchronisation: a class index outside ``[0, C)`` gives that row NaN there, and
+    ``validate=True`` raises ``IndexError`` instead (one synchronisation); on the CPU it always
+    raises.
 
     Examples
     --------
@@ -44,32 +33,8 @@ def cross_entropy(logits: torch.Tensor, target: torch.Tensor, weight: Optional[t
     >>> loss.backward(); round(loss.item(), 4), [round(v, 4) for v in x.grad[0].tolist()]
     (0.1698, [-0.1562, 0.1142, 0.042])
     """
-    check_choice("reduction", reduction, op.REDUCTIONS)
-    check_tensors(logits=logits, target=target, weight=weight)
-    op.check_logits(logits.shape, numpy_dtype(logits))
-    mode = op.check_target(logits.shape, target.shape, numpy_dtype(target),
-                           None if weight is None else weight.shape, label_smoothing)
-    if mode == "class" and target.numel() and not torch.compiler.is_compiling():
-        if target.device.type == "cpu":
-            op.check_class_range(target.numpy(), logits.shape[1], ignore_index)
-        elif bool(((target != ignore_index) & ((target < 0) | (target >= logits.shape[1]))).any()):
-            op.check_class_range(target.cpu().numpy(), logits.shape[1], ignore_index)  # one small sync
-    x = logits.to(compute_dtype(logits.dtype))
-    t = target.to(torch.int64) if mode == "class" else target.to(x.dtype)
-    w = None if weight is None else weight.to(torch.float64)
-    need_grad = torch.is_grad_enabled() and logits.requires_grad
-    rows, _ = _rows(x, t, w, int(ignore_index), float(label_smoothing), backend, need_grad)
-    rows = rows.to(logits.dtype)
-    if reduction == "none":
-        return rows
-    total = rows.sum()
-    if reduction == "sum":
-        return total
-    if mode == "prob":
-        return total / rows.shape[0]
-    kept = target != ignore_index
-    denom = kept.sum() if weight is None else (weight[target.clamp(min=0)] * kept).sum()
-    return total / denom.to(total.dtype)
+    return _cross_entropy((input, target, weight), {"ignore_index": ignore_index, "label_smoothing": label_smoothing},
+                          reduction=reduction, backend=backend, validate=validate)
 
 
 class CrossEntropyLoss(torch.nn.Module):

@@ -6,39 +6,22 @@ from typing import Optional
 
 import torch
 
-from .._dispatch import check_choice, load_backend, resolve_backend
+from .._dispatch import check_choice
 from ..ops import multiclass_hinge as op
-from ._rowloss import check_tensors, compute_dtype, define_row_loss, kernel_args, numpy_dtype, reduce_rows
+from ._adapter import register
 
-
-def _rows_impl(scores: torch.Tensor, labels: torch.Tensor, weight: Optional[torch.Tensor], margin: float,
-               p: int, divide_by_classes: bool, backend: str, need_grad: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    out_loss = scores.new_empty((scores.shape[0],))
-    out_grad = torch.empty_like(scores) if need_grad else scores.new_empty((0,))
-    if scores.shape[0]:
-        (s, y, w, loss, grad), stream = kernel_args(scores, labels, weight, out_loss, out_grad)
-        kernels = load_backend(op.OP, resolve_backend(backend, "numpy" if stream is None else "device"))
-        extra = {} if stream is None else {"stream": stream}
-        common = dict(weight=w, margin=margin, p=p, divide_by_classes=divide_by_classes, out_loss=loss, **extra)
-        if need_grad:
-            kernels.forward_backward(s, y, grad_scale=1.0, out_grad=grad, **common)
-        else:
-            kernels.forward(s, y, **common)
-    return out_loss, out_grad
-
-
-_rows = define_row_loss("fastseg::multiclass_hinge_rows", _rows_impl, primary=0, grad_signs={0: 1.0})
+_multiclass_hinge = register(op.OP)
 
 
 def multiclass_hinge(scores: torch.Tensor, labels: torch.Tensor, *, margin: float = 1.0, p: int = 1,
                      weight: Optional[torch.Tensor] = None, divide_by_classes: bool = False,
-                     reduction: str = "mean", backend: str = "auto", validate: bool = True) -> torch.Tensor:
+                     reduction: str = "mean", backend: str = "auto", validate: bool = False) -> torch.Tensor:
     """Multiclass hinge loss of torch tensors, differentiable in ``scores``.
 
     Same semantics as :func:`fastseg.multiclass_hinge`; ``divide_by_classes=True`` equals
     ``torch.nn.functional.multi_margin_loss``. A label outside ``[0, C)`` raises ``IndexError``
-    (on CUDA the kernel writes a NaN row and ``validate=True`` checks the labels with one small
-    synchronisation; under ``torch.compile`` the NaN row is the signal).
+    on the CPU; on CUDA the kernel writes a NaN row without synchronising, and ``validate=True``
+    checks the labels on the host instead (one synchronisation).
 
     Examples
     --------
@@ -48,20 +31,8 @@ def multiclass_hinge(scores: torch.Tensor, labels: torch.Tensor, *, margin: floa
     >>> loss.backward(); round(loss.item(), 4), scores.grad.tolist()
     (2.9, [[-1.0, 1.0, 0.0]])
     """
-    check_choice("reduction", reduction, op.REDUCTIONS)
-    check_tensors(scores=scores, labels=labels, weight=weight)
-    op.check_inputs(scores.shape, numpy_dtype(scores), labels.shape, numpy_dtype(labels),
-                    None if weight is None else weight.shape, p)
-    if validate and labels.numel() and not torch.compiler.is_compiling():
-        if labels.device.type == "cpu":
-            op.check_label_range(labels.numpy(), scores.shape[1])
-        elif bool(((labels < 0) | (labels >= scores.shape[1])).any()):  # one small sync
-            op.check_label_range(labels.cpu().numpy(), scores.shape[1])
-    s = scores.to(compute_dtype(scores.dtype))
-    w = None if weight is None else weight.to(torch.float64)
-    need_grad = torch.is_grad_enabled() and scores.requires_grad
-    rows, _ = _rows(s, labels.to(torch.int64), w, float(margin), int(p), bool(divide_by_classes), backend, need_grad)
-    return reduce_rows(rows.to(scores.dtype), reduction)
+    return _multiclass_hinge((scores, labels, weight), {"margin": margin, "p": p, "divide_by_classes": divide_by_classes},
+                             reduction=reduction, backend=backend, validate=validate)
 
 
 class MulticlassHingeLoss(torch.nn.Module):

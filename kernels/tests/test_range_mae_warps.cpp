@@ -2,7 +2,7 @@
 // against the serial row definition: random piecewise-constant rows of many lengths (vector and
 // scalar loads, tiles cut inside ranges, one-element ranges, one range per row), valid lengths
 // (one ending at a tile boundary) and lengths outside [0, L], NaN rows, both range reductions,
-// per-row gradient scales. Every exported schedule is checked (warp per row: two fused schedules;
+// per-row gradient scales, y_true's gradient. Every exported kernel is checked (warp per row;
 // block per row: 256 threads up to 1024 elements, 1024 threads up to 4096). Gradients must equal
 // the serial ones bit for bit; losses agree within 1e-12 (float64) or 1e-6 (float32: the forward
 // kernel subtracts in double); both thread orders must agree bit for bit.
@@ -58,7 +58,7 @@ template <class T>
 using Forward = void (*)(const T*, const T*, const long long*, int, int, T*, long long, long long);
 template <class T>
 using Fused = void (*)(const T*, const T*, const long long*, int, int, double, const double*, int, T*, T*,
-                       long long, long long);
+                       T*, long long, long long);
 
 // A forward and a fused kernel launched alike: a warp per row (128-thread blocks) or a block per
 // row, for the row lengths native.py gives it (min_length..max_length).
@@ -79,17 +79,20 @@ void check_case(const char* name, const Case<T>& c, bool use_lengths, bool mean,
   const unsigned kThreads = k.threads;
   Forward<T> forward = k.forward;
   Fused<T> fused = k.fused;
-  std::vector<T> loss_fwd[2], loss_fused[2], grad[2];
+  std::vector<T> loss_fwd[2], loss_fused[2], grad[2], grad_true[2];
+  const bool want_true = use_row_scale;  // y_true's gradient, written in the same pass, in half the cases
   for (int o = 0; o < 2; ++o) {
     auto order = o ? warp_sim::Order::reverse : warp_sim::Order::forward;
     loss_fwd[o].assign(c.rows, T(-7));
     loss_fused[o].assign(c.rows, T(-7));
     grad[o].assign(c.t.size(), T(-7));
+    grad_true[o].assign(c.t.size(), T(-7));
     warp_sim::launch(forward, grid, kThreads, order, c.t.data(), c.p.data(), c.lengths.data(),
                      int(use_lengths), int(mean), loss_fwd[o].data(), c.rows, c.L);
     warp_sim::launch(fused, grid, kThreads, order, c.t.data(), c.p.data(), c.lengths.data(),
                      int(use_lengths), int(mean), scale, c.row_scale.data(), int(use_row_scale),
-                     loss_fused[o].data(), grad[o].data(), c.rows, c.L);
+                     loss_fused[o].data(), grad[o].data(), want_true ? grad_true[o].data() : nullptr, c.rows,
+                     c.L);
   }
   std::vector<T> want_g(c.L);
   int before = failures;
@@ -107,6 +110,13 @@ void check_case(const char* name, const Case<T>& c, bool use_lengths, bool mean,
           ++failures;
         }
       }
+      for (long long i = 0; i < c.L && want_true; ++i)
+        if (!same_bits(grad_true[o][r * c.L + i], -want_g[i])) {
+          std::printf("FAIL %s row %lld (n=%lld): grad_true[%lld] %.9g want %.9g\n", name, r, n, i,
+                      double(grad_true[o][r * c.L + i]), -double(want_g[i]));
+          ++failures;
+          break;
+        }
       for (long long i = 0; i < c.L; ++i)
         if (!same_bits(grad[o][r * c.L + i], want_g[i])) {
           std::printf("FAIL %s row %lld (n=%lld, %s lanes): grad[%lld] %.9g want %.9g\n", name, r, n,
@@ -152,12 +162,10 @@ int main() {
   const long long any = 1LL << 40;
   run_all<float>("float32",
                  {{"fused", range_mae_forward_f32, range_mae_fused_f32, 128, 4, 0, any},
-                  {"fused_unbatched", range_mae_forward_f32, range_mae_fused_unbatched_f32, 128, 4, 0, any},
                   {"block256", range_mae_forward_block256_f32, range_mae_fused_block256_f32, 256, 1, 0, 1024},
                   {"block1024", range_mae_forward_block1024_f32, range_mae_fused_block1024_f32, 1024, 1, 1025, 4096}});
   run_all<double>("float64",
                   {{"fused", range_mae_forward_f64, range_mae_fused_f64, 128, 4, 0, any},
-                   {"fused_unbatched", range_mae_forward_f64, range_mae_fused_unbatched_f64, 128, 4, 0, any},
                    {"block256", range_mae_forward_block256_f64, range_mae_fused_block256_f64, 256, 1, 0, 1024},
                    {"block1024", range_mae_forward_block1024_f64, range_mae_fused_block1024_f64, 1024, 1, 1025,
                     4096}});

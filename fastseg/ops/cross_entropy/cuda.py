@@ -1,5 +1,4 @@
-"""Numba CUDA kernels for softmax cross-entropy (class-index or probability targets) and
-Keras's probability cross-entropy: one thread block per row, threads striding over the classes,
+"""Numba CUDA kernels for softmax cross-entropy (class-index or probability targets): one thread block per row, threads striding over the classes,
 fixed-order shared-memory reductions (row max, sum of exponentials, target mass). A label outside
 ``[0, C)`` that is not ``ignore_index`` gives a NaN row, never an out-of-bounds read.
 Same launch conventions as ``fastseg.ops.range_mae.cuda``."""
@@ -11,7 +10,7 @@ import math
 import numpy as np
 from numba import cuda, float64
 
-from ..._numba_cuda import BLOCK, Launch, block_reduce, device_constant
+from ..._numba_cuda import BLOCK, Launch, block_reduce, device_constant, scratch_rows
 
 THREADS = BLOCK
 
@@ -92,46 +91,12 @@ def _prob_kernel(x, t, w, eps, scale, row_scale, has_rs, out_loss, out_grad, wan
         out_loss[i] = total_q * math.log(l) + spread
 
 
-@cuda.jit
-def _keras_kernel(t, p, eps, scale, row_scale, has_rs, out_loss, out_grad, want_grad):
-    i = cuda.blockIdx.x
-    tid = cuda.threadIdx.x
-    sh = cuda.shared.array(THREADS, float64)
-    c_count = p.shape[1]
-    lo, hi = 1e-7, 1.0 - 1e-7
-    total = 0.0
-    for c in range(tid, c_count, THREADS):
-        total += float64(p[i, c])
-    total = block_reduce(sh, total, tid, False)
-    loss = 0.0
-    kept_t = 0.0
-    for c in range(tid, c_count, THREADS):
-        tc = float64(t[i, c]) * (1.0 - eps) + eps / c_count
-        q = float64(p[i, c]) / total
-        if tc != 0.0:
-            loss -= tc * math.log(lo if q < lo else (hi if q > hi else q))
-        if q >= lo and q <= hi:
-            kept_t += tc
-    loss = block_reduce(sh, loss, tid, False)
-    kept_t = block_reduce(sh, kept_t, tid, False)
-    if want_grad:
-        gs = scale * (row_scale[i] if has_rs else 1.0)
-        for c in range(tid, c_count, THREADS):
-            tc = float64(t[i, c]) * (1.0 - eps) + eps / c_count
-            pc = float64(p[i, c])
-            q = pc / total
-            kept = q >= lo and q <= hi
-            out_grad[i, c] = gs * ((-tc / pc if kept else 0.0) + kept_t / total)
-    if tid == 0:
-        out_loss[i] = loss
-
-
-def _common(launch, x, weight, grad_scale, out_grad):
+def common_args(launch, x, weight, grad_scale, out_grad):
     c = x.shape[1]
     w = device_constant(f"ones({c})", np.ones(max(c, 1))) if weight is None else launch.view(
         np.ascontiguousarray(weight, np.float64) if isinstance(weight, np.ndarray) else weight)
-    if np.ndim(grad_scale) == 0 and not hasattr(grad_scale, "__cuda_array_interface__"):
-        scale, row_scale, has_rs = float(grad_scale), w, False
+    if grad_scale is None or (np.ndim(grad_scale) == 0 and not hasattr(grad_scale, "__cuda_array_interface__")):
+        scale, row_scale, has_rs = 1.0 if grad_scale is None else float(grad_scale), w, False
     else:
         scale, row_scale, has_rs = 1.0, launch.view(grad_scale), True
     want = out_grad is not None
@@ -140,28 +105,18 @@ def _common(launch, x, weight, grad_scale, out_grad):
     return w, scale, row_scale, has_rs, grad, want
 
 
-def cross_entropy(logits, target, *, weight, ignore_index, label_smoothing, grad_scale=1.0, out_loss,
-                  out_grad=None, stream=None) -> None:
-    """See ``cpu.cross_entropy``; device (or host) arrays."""
+def rows(logits, target, weight=None, *, ignore_index, label_smoothing, out_loss=None, out_grad=None,
+         grad_scale=None, stream=None) -> None:
+    """The backend protocol (``fastseg/ops/_rowop.py``) on device (or host) arrays."""
     launch = Launch(stream)
     n = logits.shape[0]
-    w, scale, row_scale, has_rs, grad, want = _common(launch, logits, weight, grad_scale, out_grad)
-    x, t, loss = launch.view(logits), launch.view(target), launch.view(out_loss, out=True)
+    w, scale, row_scale, has_rs, grad, want = common_args(launch, logits, weight, grad_scale, out_grad)
+    x, t = launch.view(logits), launch.view(target)
+    loss = scratch_rows(launch, logits) if out_loss is None else launch.view(out_loss, out=True)
     if len(target.shape) == 1:
         _class_kernel[n, THREADS, launch.stream](x, t, w, int(ignore_index), float(label_smoothing), scale,
                                                   row_scale, has_rs, loss, grad, want)
     else:
         _prob_kernel[n, THREADS, launch.stream](x, t, w, float(label_smoothing), scale, row_scale, has_rs,
                                                  loss, grad, want)
-    launch.finish()
-
-
-def keras_probabilities(y_true, y_pred, *, label_smoothing, grad_scale=1.0, out_loss, out_grad=None,
-                        stream=None) -> None:
-    """See ``cpu.keras_probabilities``; device (or host) arrays."""
-    launch = Launch(stream)
-    _, scale, row_scale, has_rs, grad, want = _common(launch, y_pred, None, grad_scale, out_grad)
-    _keras_kernel[y_pred.shape[0], THREADS, launch.stream](
-        launch.view(y_true), launch.view(y_pred), float(label_smoothing), scale, row_scale, has_rs,
-        launch.view(out_loss, out=True), grad, want)
     launch.finish()

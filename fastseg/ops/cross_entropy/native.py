@@ -5,51 +5,39 @@ from __future__ import annotations
 
 import numpy as np
 
+from ... import config
 from ..._native import BLOCK_ROW_THREADS, NULL, Call
 
 OP = "cross_entropy"
-BLOCK_MIN_CLASSES = 4096
-"""From this many classes on, a block of threads reduces each row instead of one warp: few wide
-rows (a 32k vocabulary) leave most of a GPU idle with a warp each. ``bench/gpu_check.py`` times
-both layouts at 1000 and 32000 classes."""
 _SUFFIX = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}
 
 
-def _launch(call, name, x, args):
+def launch(call, name, x, args):
+    """Kernel ``cross_entropy_<name>[_block]_<dtype>``: a block of threads per row from
+    ``fastseg.config``'s ``row_block_min_classes`` classes on (few wide rows leave most of a GPU
+    idle with a warp each), else a warp per row."""
     n, c = x.shape
-    block = c >= BLOCK_MIN_CLASSES
+    block = c >= config.get().row_block_min_classes
     call.launch(OP, f"{OP}_{name}{'_block' if block else ''}_{_SUFFIX[x.dtype]}", n,
                 (*args, np.int64(n), np.int64(c)), block_threads=BLOCK_ROW_THREADS if block else None)
 
 
-def _grad(call, out_grad):
+def grad_arg(call, out_grad):
     return (NULL, np.int32(0)) if out_grad is None else (call.out(out_grad), np.int32(1))
 
 
-def cross_entropy(logits, target, *, weight, ignore_index, label_smoothing, grad_scale=1.0, out_loss,
-                  out_grad=None, stream=None) -> None:
-    """See ``cpu.cross_entropy``; device (or host) arrays."""
+def rows(logits, target, weight=None, *, ignore_index, label_smoothing, out_loss=None, out_grad=None,
+         grad_scale=None, stream=None) -> None:
+    """The backend protocol (``fastseg/ops/_rowop.py``) on device (or host) arrays."""
     with Call(stream, logits) as call:
         x = call.inp(logits)
         w, has_w = call.optional(weight, np.float64)
         scale, row_scale, has_rs = call.scalar_or_rows(grad_scale)
-        grad, want = _grad(call, out_grad)
+        grad, want = grad_arg(call, out_grad)
+        loss = call.rows_out(out_loss, x)
         if len(target.shape) == 1:
-            _launch(call, "class", x, (x, call.inp(target, np.int64), w, has_w, np.int64(ignore_index),
-                                       np.float64(label_smoothing), scale, row_scale, has_rs, call.out(out_loss),
-                                       grad, want))
+            launch(call, "class", x, (x, call.inp(target, np.int64), w, has_w, np.int64(ignore_index),
+                                      np.float64(label_smoothing), scale, row_scale, has_rs, loss, grad, want))
         else:
-            _launch(call, "prob", x, (x, call.inp(target, x.dtype), w, has_w, np.float64(label_smoothing),
-                                      scale, row_scale, has_rs, call.out(out_loss), grad, want))
-
-
-def keras_probabilities(y_true, y_pred, *, label_smoothing, grad_scale=1.0, out_loss, out_grad=None,
-                        stream=None) -> None:
-    """See ``cpu.keras_probabilities``; device (or host) arrays."""
-    with Call(stream, y_pred) as call:
-        p = call.inp(y_pred)
-        t = call.inp(y_true, p.dtype)
-        scale, row_scale, has_rs = call.scalar_or_rows(grad_scale)
-        grad, want = _grad(call, out_grad)
-        _launch(call, "keras", p, (t, p, np.float64(label_smoothing), scale, row_scale, has_rs,
-                                   call.out(out_loss), grad, want))
+            launch(call, "prob", x, (x, call.inp(target, x.dtype), w, has_w, np.float64(label_smoothing),
+                                     scale, row_scale, has_rs, loss, grad, want))

@@ -10,83 +10,57 @@ For scores ``s (N, C)`` and integer labels ``y (N,)``, per row::
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import numpy as np
 
-from ..._dispatch import (array_module, check_choice, check_same_framework, compute_dtype,
-                          grad_scale, load_backend, reduce_rows, resolve_backend)
+from ..._dispatch import compute_dtype
+from .. import _rowop
+from .._rowop import Plan, RowOp, real_option
 
-OP = "multiclass_hinge"
-REDUCTIONS = ("none", "mean", "sum")
-
-
-class Prepared(NamedTuple):
-    scores: object  # (N, C) in the compute dtype
-    labels: object  # int64 (N,)
-    weight: object  # float64 (C,) or None
-    dtype: np.dtype
-    framework: str
+REDUCTIONS = _rowop.REDUCTIONS
 
 
-def check_inputs(scores_shape, scores_dtype, labels_shape, labels_dtype, weight_shape=None, p=1) -> None:
-    """Shape, dtype and option rules shared by the NumPy API and the framework adapters."""
-    if np.dtype(scores_dtype).kind != "f":
-        raise TypeError(f"scores must be a floating-point array (float16/32/64); got {np.dtype(scores_dtype)}")
-    if len(scores_shape) != 2:
-        raise ValueError(f"scores must have shape (N, C); got {tuple(scores_shape)}")
-    if np.dtype(labels_dtype).kind not in "iu":
-        raise TypeError(f"labels must be an integer array of class indices; got {np.dtype(labels_dtype)}")
-    if tuple(labels_shape) != tuple(scores_shape[:1]):
-        raise ValueError(f"labels must have shape ({scores_shape[0]},), one per row of scores "
-                         f"{tuple(scores_shape)}; got {tuple(labels_shape)}")
-    if weight_shape is not None and tuple(weight_shape) != tuple(scores_shape[1:]):
-        raise ValueError(f"weight must have shape ({scores_shape[1]},), one per class; got {tuple(weight_shape)}")
-    if p not in (1, 2):
+def make_plan(shapes, dtypes, *, margin=1.0, p=1, divide_by_classes=False) -> Plan:
+    """Validate ``(scores, labels, weight)`` and the options; scores ``(N, C)`` in the compute
+    dtype, labels int64 ``(N,)``, weight float64 ``(C,)``."""
+    (s_shape, y_shape, w_shape), (s_dtype, y_dtype, w_dtype) = shapes, dtypes
+    if s_dtype.kind != "f":
+        raise TypeError(f"scores must be a floating-point array (float16/32/64); got {s_dtype}")
+    if len(s_shape) != 2:
+        raise ValueError(f"scores must have shape (N, C); got {s_shape}")
+    if y_dtype.kind not in "iu":
+        raise TypeError(f"labels must be an integer array of class indices; got {y_dtype}")
+    if y_shape != s_shape[:1]:
+        raise ValueError(f"labels must have shape ({s_shape[0]},), one per row of scores {s_shape}; got {y_shape}")
+    if w_shape is not None:
+        if w_dtype.kind not in "iuf":
+            raise TypeError(f"weight must be a real array; got {w_dtype}")
+        if w_shape != s_shape[1:]:
+            raise ValueError(f"weight must have shape ({s_shape[1]},), one per class; got {w_shape}")
+    if p not in (1, 2) or isinstance(p, bool):
         raise ValueError(f"p must be 1 or 2; got {p!r}")
+    margin = real_option("margin", margin)
+    n = s_shape[0]
+    work = compute_dtype(s_dtype)
+    return Plan(n, (n,), (s_shape, (n,), w_shape), (work, np.dtype(np.int64), None if w_shape is None else
+                                                     np.dtype(np.float64)),
+                (("margin", margin), ("p", int(p)), ("divide_by_classes", bool(divide_by_classes))), s_dtype)
+
+
+def check_labels(views, plan: Plan) -> None:
+    """``IndexError`` naming the first label outside ``[0, C)``."""
+    check_label_range(views[1], plan.views[0][1])
 
 
 def check_label_range(labels, n_classes: int) -> None:
-    """``IndexError`` naming the first label outside ``[0, C)``."""
     bad = (labels < 0) | (labels >= n_classes)
     if bad.any():
         i = int(np.flatnonzero(np.asarray(bad.get() if hasattr(bad, "get") else bad))[0])
         raise IndexError(f"labels[{i}] = {int(labels[i])} is not a class index in [0, {n_classes})")
 
 
-def prepare(scores, labels, weight=None, p=1) -> Prepared:
-    framework = check_same_framework(scores=scores, labels=labels, weight=weight)
-    xp = array_module(framework)
-    scores, labels = xp.asarray(scores), xp.asarray(labels)
-    weight = None if weight is None else xp.asarray(weight)
-    check_inputs(scores.shape, scores.dtype, labels.shape, labels.dtype,
-                 None if weight is None else weight.shape, p)
-    if weight is not None and weight.dtype.kind not in "iuf":
-        raise TypeError(f"weight must be a real array; got {weight.dtype}")
-    check_label_range(labels, scores.shape[1])
-    dtype = scores.dtype
-    return Prepared(scores.astype(compute_dtype(dtype), copy=False), labels.astype(np.int64, copy=False),
-                    None if weight is None else weight.astype(np.float64, copy=False), dtype, framework)
-
-
-def run_rows(pr: Prepared, *, margin, p, divide_by_classes, need_grad, backend, scale=1.0,
-             out_loss=None, out_grad=None):
-    """Per-row losses ``(N,)`` and, if ``need_grad``, ``scale * d loss_i / d scores``."""
-    name = resolve_backend(backend, pr.framework)
-    xp = array_module(pr.framework)
-    n = pr.scores.shape[0]
-    out_loss = xp.empty(n, pr.scores.dtype) if out_loss is None else out_loss
-    if need_grad and out_grad is None:
-        out_grad = xp.empty(pr.scores.shape, pr.scores.dtype)
-    if n:
-        kernels = load_backend(OP, name)
-        common = dict(weight=pr.weight, margin=float(margin), p=int(p),
-                      divide_by_classes=bool(divide_by_classes), out_loss=out_loss)
-        if need_grad:
-            kernels.forward_backward(pr.scores, pr.labels, grad_scale=scale, out_grad=out_grad, **common)
-        else:
-            kernels.forward(pr.scores, pr.labels, **common)
-    return out_loss, out_grad
+OP = RowOp("multiclass_hinge", ("scores", "labels", "weight"), grads=((0, 1.0),),
+           options=(("margin", float), ("p", int), ("divide_by_classes", bool)), make_plan=make_plan,
+           optional=frozenset({"weight"}), check_values=check_labels)
 
 
 def multiclass_hinge(scores, labels, *, margin: float = 1.0, p: int = 1, weight=None,
@@ -121,11 +95,8 @@ def multiclass_hinge(scores, labels, *, margin: float = 1.0, p: int = 1, weight=
     >>> round(float(fastseg.multiclass_hinge(scores, [0, 1, 2])), 4)  # CS231n's cat/car/frog
     5.2667
     """
-    check_choice("reduction", reduction, REDUCTIONS)
-    pr = prepare(scores, labels, weight, p)
-    rows, _ = run_rows(pr, margin=margin, p=p, divide_by_classes=divide_by_classes, need_grad=False,
-                       backend=backend)
-    return reduce_rows(rows.astype(pr.dtype, copy=False), reduction)
+    return _rowop.loss(OP, (scores, labels, weight), dict(margin=margin, p=p, divide_by_classes=divide_by_classes),
+                       reduction=reduction, backend=backend)
 
 
 def multiclass_hinge_value_and_grad(scores, labels, *, margin: float = 1.0, p: int = 1, weight=None,
@@ -140,12 +111,9 @@ def multiclass_hinge_value_and_grad(scores, labels, *, margin: float = 1.0, p: i
     loss : ndarray, 0-d
     grad : ndarray, shape (N, C)
     """
-    check_choice("reduction", reduction, REDUCTIONS)
-    pr = prepare(scores, labels, weight, p)
-    scale = grad_scale(pr.scores.shape[0], reduction)
-    rows, grad = run_rows(pr, margin=margin, p=p, divide_by_classes=divide_by_classes, need_grad=True,
-                          backend=backend, scale=scale)
-    return reduce_rows(rows.astype(pr.dtype, copy=False), reduction), grad.astype(pr.dtype, copy=False)
+    return _rowop.value_and_grad(OP, (scores, labels, weight),
+                                 dict(margin=margin, p=p, divide_by_classes=divide_by_classes),
+                                 reduction=reduction, backend=backend)
 
 
 def svm_loss(W, X, y, reg: float, delta: float = 1.0, *, backend: str = "auto"):

@@ -78,25 +78,15 @@ def _rows_parallel(s, labels, weight, margin, p, divide, row_scale, out_loss, ou
         out_loss[i] = _row(s[i], labels[i], out_grad[i], margin, p, w, w * row_scale[i], want_grad)
 
 
-def _run(scores, labels, weight, margin, p, divide, row_scale, out_loss, out_grad, want_grad):
+def rows(scores, labels, weight=None, *, margin, p, divide_by_classes, out_loss=None, out_grad=None,
+         grad_scale=None, stream=None) -> None:
+    """The backend protocol (``fastseg/ops/_rowop.py``) on ``scores (N, C)``, int64 ``labels (N,)``:
+    one pass per row writes the loss and, with ``out_grad``, ``grad_scale[i] * d loss_i / d s_i``."""
     n, c = scores.shape
     weight = np.ones(max(c, 1)) if weight is None else weight
+    want_grad = out_grad is not None
+    row_scale = np.broadcast_to(np.asarray(1.0 if grad_scale is None else grad_scale, np.float64), (n,))
+    out_loss = np.empty(n, scores.dtype) if out_loss is None else out_loss
+    out_grad = out_grad if want_grad else np.empty((n, 0), scores.dtype)
     run_rows(_rows_serial, _rows_parallel, scores.size, scores, labels, weight, float(margin),
-             int(p), bool(divide), row_scale, out_loss, out_grad, want_grad)
-
-
-def forward(scores, labels, *, weight, margin, p, divide_by_classes, out_loss) -> None:
-    """Per-row loss of ``scores (N, C)``, ``labels (N,)`` int64 into ``out_loss (N,)``."""
-    no_grad = np.empty((scores.shape[0], 0), scores.dtype)
-    _run(scores, labels, weight, margin, p, divide_by_classes, np.broadcast_to(1.0, (scores.shape[0],)),
-         out_loss, no_grad, False)
-
-
-def forward_backward(scores, labels, *, weight, margin, p, divide_by_classes, grad_scale,
-                     out_loss, out_grad) -> None:
-    """Per-row loss into ``out_loss`` and ``grad_scale[i] * d loss_i / d scores_i`` into ``out_grad``.
-
-    ``grad_scale`` is a scalar or an ``(N,)`` array (the upstream gradient of each row).
-    """
-    row_scale = np.broadcast_to(np.asarray(grad_scale, dtype=np.float64), (scores.shape[0],))
-    _run(scores, labels, weight, margin, p, divide_by_classes, row_scale, out_loss, out_grad, True)
+             int(p), bool(divide_by_classes), row_scale, out_loss, out_grad, want_grad)

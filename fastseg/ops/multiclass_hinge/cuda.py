@@ -10,7 +10,7 @@ import math
 import numpy as np
 from numba import cuda, float64
 
-from ..._numba_cuda import BLOCK, Launch, block_reduce, device_constant
+from ..._numba_cuda import BLOCK, Launch, block_reduce, device_constant, scratch_rows
 
 THREADS = BLOCK
 
@@ -58,29 +58,21 @@ def _weight_arg(launch, weight, c):
     return device_constant(f"ones({c})", np.ones(max(c, 1)))
 
 
-def _launch(scores, labels, weight, margin, p, divide, grad_scale, out_loss, out_grad, stream):
+def rows(scores, labels, weight=None, *, margin, p, divide_by_classes, out_loss=None, out_grad=None,
+         grad_scale=None, stream=None) -> None:
+    """The backend protocol (``fastseg/ops/_rowop.py``) on device (or host) arrays."""
     launch = Launch(stream)
     n, c = scores.shape
-    if np.ndim(grad_scale) == 0 and not hasattr(grad_scale, "__cuda_array_interface__"):
-        scale, row_scale, has_rs = float(grad_scale), None, False
+    if grad_scale is None or (np.ndim(grad_scale) == 0 and not hasattr(grad_scale, "__cuda_array_interface__")):
+        scale, row_scale, has_rs = 1.0 if grad_scale is None else float(grad_scale), None, False
     else:
         scale, row_scale, has_rs = 1.0, launch.view(grad_scale), True
     w = _weight_arg(launch, weight, c)
     want_grad = out_grad is not None
     grad = launch.view(out_grad, out=True) if want_grad else \
         device_constant(f"no grad {scores.dtype}", np.zeros((1, 1), scores.dtype))
+    loss = scratch_rows(launch, scores) if out_loss is None else launch.view(out_loss, out=True)
     _kernel[n, THREADS, launch.stream](
-        launch.view(scores), launch.view(labels), w, float(margin), int(p), bool(divide), scale,
-        w if row_scale is None else row_scale, has_rs, launch.view(out_loss, out=True), grad, want_grad)
+        launch.view(scores), launch.view(labels), w, float(margin), int(p), bool(divide_by_classes), scale,
+        w if row_scale is None else row_scale, has_rs, loss, grad, want_grad)
     launch.finish()
-
-
-def forward(scores, labels, *, weight, margin, p, divide_by_classes, out_loss, stream=None) -> None:
-    """Per-row loss into ``out_loss`` (see ``cpu.forward``)."""
-    _launch(scores, labels, weight, margin, p, divide_by_classes, 1.0, out_loss, None, stream)
-
-
-def forward_backward(scores, labels, *, weight, margin, p, divide_by_classes, grad_scale, out_loss,
-                     out_grad, stream=None) -> None:
-    """Per-row loss and ``grad_scale[i] * d loss_i / d scores_i`` (see ``cpu.forward_backward``)."""
-    _launch(scores, labels, weight, margin, p, divide_by_classes, grad_scale, out_loss, out_grad, stream)

@@ -34,17 +34,12 @@ def row_losses(scores, labels, *, margin=1.0, p=1, weight=None, divide_by_classe
     return loss.astype(scores.dtype), grad.astype(scores.dtype)
 
 
-
-def forward(scores, labels, *, weight, margin, p, divide_by_classes, out_loss) -> None:
-    """Backend interface (see ``cpu.forward``) over :func:`row_losses`."""
-    out_loss[...] = row_losses(scores, labels, margin=margin, p=p, weight=weight,
-                               divide_by_classes=divide_by_classes)[0]
-
-
-def forward_backward(scores, labels, *, weight, margin, p, divide_by_classes, grad_scale,
-                     out_loss, out_grad) -> None:
-    """Backend interface (see ``cpu.forward_backward``) over :func:`row_losses`."""
+def rows(scores, labels, weight=None, *, margin, p, divide_by_classes, out_loss=None, out_grad=None,
+         grad_scale=None, stream=None) -> None:
+    """The backend protocol (``fastseg/ops/_rowop.py``) over :func:`row_losses`."""
     loss, grad = row_losses(scores, labels, margin=margin, p=p, weight=weight,
-                            divide_by_classes=divide_by_classes, need_grad=True)
-    out_loss[...] = loss
-    out_grad[...] = grad * np.reshape(np.asarray(grad_scale, grad.dtype), (-1, 1))
+                            divide_by_classes=divide_by_classes, need_grad=out_grad is not None)
+    if out_loss is not None:
+        out_loss[...] = loss
+    if out_grad is not None:
+        out_grad[...] = grad * np.reshape(np.asarray(grad_scale, np.float64), (-1, 1)).astype(grad.dtype)

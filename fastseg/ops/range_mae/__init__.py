@@ -11,102 +11,57 @@ For one row with ranges ``r``::
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import numpy as np
 
-from ..._dispatch import (array_module, check_choice, check_same_framework, compute_dtype,
-                          grad_scale, load_backend, reduce_rows, resolve_backend)
+from ..._dispatch import check_choice, compute_dtype
+from .. import _rowop
+from .._rowop import Plan, RowOp, row_count
 
-OP = "range_mae"
 RANGE_REDUCTIONS = ("sum", "mean")
-REDUCTIONS = ("none", "mean", "sum")
+REDUCTIONS = _rowop.REDUCTIONS
 
 
-class Prepared(NamedTuple):
-    """Validated inputs as 2-D ``(rows, L)`` views in the compute dtype."""
-
-    y_true: object
-    y_pred: object
-    lengths: object  # int64 (rows,) or None
-    lead_shape: tuple
-    dtype: np.dtype  # the caller's y_pred dtype (results are cast back to it)
-    framework: str
-
-
-def check_inputs(y_true_shape, y_pred_shape, y_true_dtype, y_pred_dtype, lengths_shape=None,
-                 lengths_dtype=None) -> None:
-    """Shape and dtype rules shared by the NumPy API and the framework adapters."""
-    y_pred_dtype, y_true_dtype = np.dtype(y_pred_dtype), np.dtype(y_true_dtype)
-    if y_pred_dtype.kind != "f":
-        raise TypeError(f"y_pred must be a floating-point array (float16/32/64); got {y_pred_dtype}")
-    if y_true_dtype.kind not in "biuf":
-        raise TypeError(f"y_true must be a real numeric or bool array; got {y_true_dtype}")
-    if len(y_pred_shape) < 1:
-        raise ValueError("y_pred must have at least one dimension (..., L); got a scalar")
-    if tuple(y_true_shape) != tuple(y_pred_shape):
-        raise ValueError(f"y_true and y_pred must have the same shape (no broadcasting); got "
-                         f"y_true {tuple(y_true_shape)} and y_pred {tuple(y_pred_shape)}")
-    if lengths_shape is not None:
-        if np.dtype(lengths_dtype).kind not in "iu":
-            raise TypeError(f"lengths must be an integer array; got {np.dtype(lengths_dtype)}")
-        if tuple(lengths_shape) != tuple(y_pred_shape[:-1]):
-            raise ValueError(f"lengths must have shape {tuple(y_pred_shape[:-1])} (one per row of "
-                             f"y_pred {tuple(y_pred_shape)}); got {tuple(lengths_shape)}")
-
-
-def check_lengths_range(lengths, length: int) -> None:
-    lo, hi = int(lengths.min()), int(lengths.max())
-    if lo < 0 or hi > length:
-        raise ValueError(f"lengths must lie in [0, {length}] (the last axis of y_pred); "
-                         f"got values in [{lo}, {hi}]")
-
-
-def prepare(y_true, y_pred, lengths=None) -> Prepared:
-    """Validate NumPy or CuPy inputs and view them as ``(rows, L)`` arrays in the compute dtype."""
-    framework = check_same_framework(y_true=y_true, y_pred=y_pred, lengths=lengths)
-    xp = array_module(framework)
-    y_true, y_pred = xp.asarray(y_true), xp.asarray(y_pred)
-    lengths = None if lengths is None else xp.asarray(lengths)
-    check_inputs(y_true.shape, y_pred.shape, y_true.dtype, y_pred.dtype,
-                 None if lengths is None else lengths.shape,
-                 None if lengths is None else lengths.dtype)
-    dtype = y_pred.dtype
-    work = compute_dtype(dtype)
-    lead, length = y_pred.shape[:-1], y_pred.shape[-1]
-    rows = int(np.prod(lead, dtype=np.int64))
-    y_pred = y_pred.astype(work, copy=False).reshape(rows, length)
-    y_true = y_true.astype(work, copy=False).reshape(rows, length)
-    if lengths is not None:
-        lengths = lengths.astype(np.int64, copy=False).reshape(rows)
-        if rows:
-            check_lengths_range(lengths, length)
-    return Prepared(y_true, y_pred, lengths, tuple(lead), dtype, framework)
-
-
-def run_rows(p: Prepared, *, range_reduction: str, need_grad: bool, backend: str, scale=1.0,
-             out_loss=None, out_grad=None):
-    """Per-row losses ``(rows,)`` and, if ``need_grad``, ``scale * d loss_row / d y_pred``.
-
-    Outputs are allocated in the compute dtype unless given (the framework adapters pass
-    their own buffers).
-    """
+def make_plan(shapes, dtypes, *, range_reduction: str = "sum") -> Plan:
+    """Validate ``(y_true, y_pred, lengths)`` shapes and dtypes and ``range_reduction``; view
+    every array as ``(rows, L)`` (``lengths`` as ``(rows,)`` int64) in the compute dtype."""
     check_choice("range_reduction", range_reduction, RANGE_REDUCTIONS)
-    name = resolve_backend(backend, p.framework)
-    xp = array_module(p.framework)
-    rows = p.y_pred.shape[0]
-    if out_loss is None:
-        out_loss = xp.empty(rows, dtype=p.y_pred.dtype)
-    if need_grad and out_grad is None:
-        out_grad = xp.empty(p.y_pred.shape, dtype=p.y_pred.dtype)
-    if rows:
-        kernels = load_backend(OP, name)
-        common = dict(lengths=p.lengths, mean_over_ranges=range_reduction == "mean", out_loss=out_loss)
-        if need_grad:
-            kernels.forward_backward(p.y_true, p.y_pred, grad_scale=scale, out_grad=out_grad, **common)
-        else:
-            kernels.forward(p.y_true, p.y_pred, **common)
-    return out_loss, out_grad
+    (true_shape, pred_shape, lengths_shape), (true_dtype, pred_dtype, lengths_dtype) = shapes, dtypes
+    if pred_dtype.kind != "f":
+        raise TypeError(f"y_pred must be a floating-point array (float16/32/64); got {pred_dtype}")
+    if true_dtype.kind not in "biuf":
+        raise TypeError(f"y_true must be a real numeric or bool array; got {true_dtype}")
+    if len(pred_shape) < 1:
+        raise ValueError("y_pred must have at least one dimension (..., L); got a scalar")
+    if true_shape != pred_shape:
+        raise ValueError(f"y_true and y_pred must have the same shape (no broadcasting); got "
+                         f"y_true {true_shape} and y_pred {pred_shape}")
+    lead, length = pred_shape[:-1], pred_shape[-1]
+    rows = row_count(lead)
+    if lengths_shape is not None:
+        if lengths_dtype.kind not in "iu":
+            raise TypeError(f"lengths must be an integer array; got {lengths_dtype}")
+        if lengths_shape != lead:
+            raise ValueError(f"lengths must have shape {lead} (one per row of y_pred {pred_shape}); "
+                             f"got {lengths_shape}")
+    work = compute_dtype(pred_dtype)
+    return Plan(rows, lead, ((rows, length), (rows, length), None if lengths_shape is None else (rows,)),
+                (work, work, None if lengths_shape is None else np.dtype(np.int64)),
+                (("mean_over_ranges", range_reduction == "mean"),), pred_dtype)
+
+
+def check_lengths(views, plan: Plan) -> None:
+    """``ValueError`` unless every length lies in ``[0, L]``."""
+    lengths, length = views[2], plan.views[1][1]
+    if lengths is not None and lengths.size:
+        lo, hi = int(lengths.min()), int(lengths.max())
+        if lo < 0 or hi > length:
+            raise ValueError(f"lengths must lie in [0, {length}] (the last axis of y_pred); "
+                             f"got values in [{lo}, {hi}]")
+
+
+OP = RowOp("range_mae", ("y_true", "y_pred", "lengths"), grads=((1, 1.0), (0, -1.0)),
+           options=(("range_reduction", str),), make_plan=make_plan, optional=frozenset({"lengths"}),
+           check_values=check_lengths)
 
 
 def range_mae(y_true, y_pred, *, range_reduction: str = "sum", reduction: str = "mean",
@@ -144,10 +99,8 @@ def range_mae(y_true, y_pred, *, range_reduction: str = "sum", reduction: str = 
     >>> float(fastseg.range_mae(y_true, y_pred))  # 1/2 + 1/3
     0.8333333333333333
     """
-    check_choice("reduction", reduction, REDUCTIONS)
-    p = prepare(y_true, y_pred, lengths)
-    rows, _ = run_rows(p, range_reduction=range_reduction, need_grad=False, backend=backend)
-    return reduce_rows(rows.astype(p.dtype, copy=False).reshape(p.lead_shape), reduction)
+    return _rowop.loss(OP, (y_true, y_pred, lengths), {"range_reduction": range_reduction},
+                       reduction=reduction, backend=backend)
 
 
 def range_mae_value_and_grad(y_true, y_pred, *, range_reduction: str = "sum",
@@ -177,10 +130,5 @@ def range_mae_value_and_grad(y_true, y_pred, *, range_reduction: str = "sum",
     >>> bool(res.fun < 0.1)
     True
     """
-    check_choice("reduction", reduction, REDUCTIONS)
-    p = prepare(y_true, y_pred, lengths)
-    scale = grad_scale(p.y_pred.shape[0], reduction)
-    rows, grad = run_rows(p, range_reduction=range_reduction, need_grad=True, backend=backend,
-                          scale=scale)
-    loss = reduce_rows(rows.astype(p.dtype, copy=False), reduction)
-    return loss, grad.astype(p.dtype, copy=False).reshape(p.lead_shape + (p.y_pred.shape[1],))
+    return _rowop.value_and_grad(OP, (y_true, y_pred, lengths), {"range_reduction": range_reduction},
+                                 reduction=reduction, backend=backend)

@@ -100,10 +100,20 @@ def _row_loss(t, p, n, mean):
 
 
 @_jit
-def _row_loss_grad(t, p, g, n, mean, scale):
-    """Loss of one row; writes ``scale * d loss / d p`` into ``g`` (zeros past ``n``).
+def _row_loss_grad(t, p, g, gt, n, mean, scale, want_true):
+    """Loss of one row; writes ``scale * d loss / d p`` into ``g`` (zeros past ``n``) and, with
+    ``want_true``, its negation (``y_true``'s gradient) into ``gt`` while the row is in L1.
 
     A length outside ``[0, L]`` (which the Python layer rejects first) gives a NaN row."""
+    loss = _row_grad(t, p, g, n, mean, scale)
+    if want_true:
+        for q in range(g.shape[0]):
+            gt[q] = -g[q]
+    return loss
+
+
+@_jit
+def _row_grad(t, p, g, n, mean, scale):
     if n < 0 or n > t.shape[0]:
         g[:] = math.nan
         return math.nan
@@ -139,43 +149,37 @@ def _forward_parallel(t, p, lengths, mean, out_loss):
 
 
 @njit(cache=_CACHE, nogil=True)
-def _forward_backward_serial(t, p, lengths, mean, row_scale, out_loss, out_grad):
+def _fused_serial(t, p, lengths, mean, row_scale, out_loss, out_grad, out_true, want_true):
     for b in range(t.shape[0]):
-        out_loss[b] = _row_loss_grad(t[b], p[b], out_grad[b], lengths[b], mean, row_scale[b])
+        out_loss[b] = _row_loss_grad(t[b], p[b], out_grad[b], out_true[b], lengths[b], mean, row_scale[b],
+                                     want_true)
 
 
 @njit(cache=_CACHE, nogil=True, parallel=True)
-def _forward_backward_parallel(t, p, lengths, mean, row_scale, out_loss, out_grad):
+def _fused_parallel(t, p, lengths, mean, row_scale, out_loss, out_grad, out_true, want_true):
     for b in prange(t.shape[0]):
-        out_loss[b] = _row_loss_grad(t[b], p[b], out_grad[b], lengths[b], mean, row_scale[b])
+        out_loss[b] = _row_loss_grad(t[b], p[b], out_grad[b], out_true[b], lengths[b], mean, row_scale[b],
+                                     want_true)
 
 
-def _lengths(lengths, rows, cols):
-    return np.broadcast_to(np.int64(cols), (rows,)) if lengths is None else lengths
+def rows(y_true, y_pred, lengths=None, *, mean_over_ranges: bool, out_loss=None, out_grad=None,
+         out_grad_true=None, grad_scale=None, stream=None) -> None:
+    """The backend protocol (``fastseg/ops/_rowop.py``) on ``(rows, L)`` host arrays.
 
-
-def forward(y_true, y_pred, *, lengths, mean_over_ranges: bool, out_loss) -> None:
-    """Per-row loss of ``(rows, L)`` arrays into ``out_loss`` ``(rows,)``."""
-    rows, cols = y_pred.shape
-    run_rows(_forward_serial, _forward_parallel, y_pred.size,
-             y_true, y_pred, _lengths(lengths, rows, cols), mean_over_ranges, out_loss)
-
-
-def forward_backward(y_true, y_pred, *, lengths, mean_over_ranges: bool, grad_scale,
-                     out_loss, out_grad) -> None:
-    """Per-row loss into ``out_loss`` and ``grad_scale[b] * d loss[b] / d y_pred[b]`` into ``out_grad``.
-
-    ``grad_scale`` is a scalar or a ``(rows,)`` array (the upstream gradient of each row).
+    Forward kernel without ``out_grad``; otherwise the fused kernel, which writes
+    ``grad_scale[b] * d loss[b] / d y_pred[b]`` (and its negation into ``out_grad_true``) in the
+    row's one pass, and the loss into ``out_loss`` (an O(rows) scratch when not wanted).
     """
-    rows, cols = y_pred.shape
-    row_scale = np.broadcast_to(np.asarray(grad_scale, dtype=np.float64), (rows,))
-    run_rows(_forward_backward_serial, _forward_backward_parallel, y_pred.size,
-             y_true, y_pred, _lengths(lengths, rows, cols), mean_over_ranges, row_scale,
-             out_loss, out_grad)
-
-
-def backward(y_true, y_pred, *, lengths, mean_over_ranges: bool, grad_loss, out_grad) -> None:
-    """``grad_loss[b] * d loss[b] / d y_pred[b]`` into ``out_grad``, recomputing the ranges."""
-    forward_backward(y_true, y_pred, lengths=lengths, mean_over_ranges=mean_over_ranges,
-                     grad_scale=grad_loss, out_loss=np.empty(y_pred.shape[0], y_pred.dtype),
-                     out_grad=out_grad)
+    n_rows, cols = y_pred.shape
+    lengths = np.broadcast_to(np.int64(cols), (n_rows,)) if lengths is None else lengths
+    if out_grad is None:
+        run_rows(_forward_serial, _forward_parallel, y_pred.size, y_true, y_pred, lengths,
+                 mean_over_ranges, out_loss)
+        return
+    row_scale = np.broadcast_to(np.asarray(grad_scale, dtype=np.float64), (n_rows,))
+    if out_loss is None:
+        out_loss = np.empty(n_rows, y_pred.dtype)
+    want_true = out_grad_true is not None
+    out_true = out_grad_true if want_true else np.empty((n_rows, 0), y_pred.dtype)
+    run_rows(_fused_serial, _fused_parallel, y_pred.size, y_true, y_pred, lengths, mean_over_ranges,
+             row_scale, out_loss, out_grad, out_true, want_true)

@@ -23,7 +23,7 @@ import math
 import numpy as np
 from numba import cuda, float64, int32, int64
 
-from ..._numba_cuda import BLOCK, Launch, block_reduce, device_constant
+from ..._numba_cuda import BLOCK, Launch, block_reduce, device_constant, scratch_rows
 
 THREADS = BLOCK
 
@@ -116,7 +116,7 @@ def _forward_kernel(t, p, lengths, has_lengths, mean, out_loss):
 
 @cuda.jit
 def _forward_backward_kernel(t, p, lengths, has_lengths, mean, scale, row_scale, has_row_scale,
-                             out_loss, out_grad):
+                             out_loss, out_grad, out_true, want_true):
     row = cuda.blockIdx.x
     tid = cuda.threadIdx.x
     sh_i = cuda.shared.array(THREADS, int64)
@@ -126,11 +126,15 @@ def _forward_backward_kernel(t, p, lengths, has_lengths, mean, scale, row_scale,
     if n < 0 or n > length:
         for i in range(tid, length, THREADS):
             out_grad[row, i] = math.nan
+            if want_true:
+                out_true[row, i] = math.nan
         if tid == 0:
             out_loss[row] = math.nan
         return
     for i in range(n + tid, length, THREADS):
         out_grad[row, i] = 0
+        if want_true:
+            out_true[row, i] = 0
 
     # pass 1: range start of every element, kept in the gradient buffer (exact below 2**24)
     carry_start = 0
@@ -161,7 +165,10 @@ def _forward_backward_kernel(t, p, lengths, has_lengths, mean, scale, row_scale,
             d = t[row, i] - p[row, i]
             loss += abs(float64(d)) * w
             g = s * w
-            out_grad[row, i] = -g if d > 0 else (g if d < 0 else (0.0 if d == 0 else math.nan))
+            gi = -g if d > 0 else (g if d < 0 else (0.0 if d == 0 else math.nan))
+            out_grad[row, i] = gi
+            if want_true:
+                out_true[row, i] = -gi
         cuda.syncthreads()
     loss = block_reduce(sh_a, loss, tid, False)
     if tid == 0:
@@ -184,41 +191,30 @@ def _lengths_arg(launch, lengths):
     return launch.view(lengths), True
 
 
-def forward(y_true, y_pred, *, lengths, mean_over_ranges: bool, out_loss, stream=None) -> None:
-    """Per-row loss of ``(rows, L)`` device (or host) arrays into ``out_loss``."""
+def rows(y_true, y_pred, lengths=None, *, mean_over_ranges: bool, out_loss=None, out_grad=None,
+         out_grad_true=None, grad_scale=None, stream=None) -> None:
+    """The backend protocol (``fastseg/ops/_rowop.py``) on ``(rows, L)`` device (or host) arrays:
+    the forward kernel without ``out_grad``, else the fused one (``out_loss`` an O(rows) scratch
+    when not wanted)."""
     _check_length(y_pred)
     launch = Launch(stream)
     n, has_n = _lengths_arg(launch, lengths)
     blocks, threads = _grid(y_pred.shape[0])
-    _forward_kernel[blocks, threads, launch.stream](
-        launch.view(y_true), launch.view(y_pred), n, has_n, mean_over_ranges,
-        launch.view(out_loss, out=True))
-    launch.finish()
-
-
-def forward_backward(y_true, y_pred, *, lengths, mean_over_ranges: bool, grad_scale, out_loss,
-                     out_grad, stream=None) -> None:
-    """Per-row loss into ``out_loss`` and ``grad_scale[b] * d loss[b] / d y_pred[b]`` into ``out_grad``.
-
-    ``grad_scale`` is a Python/NumPy scalar or a ``(rows,)`` array on the same side as the data.
-    """
-    _check_length(y_pred)
-    launch = Launch(stream)
-    n, has_n = _lengths_arg(launch, lengths)
-    if np.ndim(grad_scale) == 0 and not hasattr(grad_scale, "__cuda_array_interface__"):
-        scale, row_scale, has_row_scale = float(grad_scale), n, False
+    if out_grad is None:
+        _forward_kernel[blocks, threads, launch.stream](
+            launch.view(y_true), launch.view(y_pred), n, has_n, mean_over_ranges,
+            launch.view(out_loss, out=True))
+        launch.finish()
+        return
+    if grad_scale is None or (np.ndim(grad_scale) == 0 and not hasattr(grad_scale, "__cuda_array_interface__")):
+        scale, row_scale, has_row_scale = 1.0 if grad_scale is None else float(grad_scale), n, False
     else:
         scale, row_scale, has_row_scale = 1.0, launch.view(grad_scale), True
-    blocks, threads = _grid(y_pred.shape[0])
+    loss = scratch_rows(launch, y_pred) if out_loss is None else launch.view(out_loss, out=True)
+    grad = launch.view(out_grad, out=True)
+    want_true = out_grad_true is not None
+    true = launch.view(out_grad_true, out=True) if want_true else grad
     _forward_backward_kernel[blocks, threads, launch.stream](
         launch.view(y_true), launch.view(y_pred), n, has_n, mean_over_ranges, scale, row_scale,
-        has_row_scale, launch.view(out_loss, out=True), launch.view(out_grad, out=True))
+        has_row_scale, loss, grad, true, want_true)
     launch.finish()
-
-
-def backward(y_true, y_pred, *, lengths, mean_over_ranges: bool, grad_loss, out_grad, stream=None) -> None:
-    """``grad_loss[b] * d loss[b] / d y_pred[b]`` into ``out_grad``."""
-    scratch = np.empty(y_pred.shape[0], y_pred.dtype) if isinstance(y_pred, np.ndarray) else \
-        cuda.device_array(y_pred.shape[0], y_pred.dtype)
-    forward_backward(y_true, y_pred, lengths=lengths, mean_over_ranges=mean_over_ranges,
-                     grad_scale=grad_loss, out_loss=scratch, out_grad=out_grad, stream=stream)

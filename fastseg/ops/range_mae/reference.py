@@ -72,23 +72,14 @@ def row_losses(y_true, y_pred, lengths=None, *, range_reduction="sum", need_grad
     return loss, grad
 
 
-def forward(y_true, y_pred, *, lengths, mean_over_ranges: bool, out_loss) -> None:
-    """Backend interface (see ``cpu.forward``) over :func:`row_losses`."""
-    out_loss[...] = row_losses(y_true, y_pred, lengths,
-                               range_reduction="mean" if mean_over_ranges else "sum")[0]
-
-
-def forward_backward(y_true, y_pred, *, lengths, mean_over_ranges: bool, grad_scale, out_loss,
-                     out_grad) -> None:
-    """Backend interface (see ``cpu.forward_backward``) over :func:`row_losses`."""
-    loss, grad = row_losses(y_true, y_pred, lengths, need_grad=True,
+def rows(y_true, y_pred, lengths=None, *, mean_over_ranges: bool, out_loss=None, out_grad=None,
+         out_grad_true=None, grad_scale=None, stream=None) -> None:
+    """The backend protocol (``fastseg/ops/_rowop.py``) over :func:`row_losses`."""
+    loss, grad = row_losses(y_true, y_pred, lengths, need_grad=out_grad is not None,
                             range_reduction="mean" if mean_over_ranges else "sum")
-    out_loss[...] = loss
-    out_grad[...] = grad * np.reshape(np.asarray(grad_scale, grad.dtype), (-1, 1))
-
-
-def backward(y_true, y_pred, *, lengths, mean_over_ranges: bool, grad_loss, out_grad) -> None:
-    """Backend interface (see ``cpu.backward``) over :func:`row_losses`."""
-    forward_backward(y_true, y_pred, lengths=lengths, mean_over_ranges=mean_over_ranges,
-                     grad_scale=grad_loss, out_loss=np.empty(y_pred.shape[0], y_pred.dtype),
-                     out_grad=out_grad)
+    if out_loss is not None:
+        out_loss[...] = loss
+    if out_grad is not None:
+        out_grad[...] = grad * np.reshape(np.asarray(grad_scale, np.float64), (-1, 1)).astype(grad.dtype)
+        if out_grad_true is not None:
+            out_grad_true[...] = -out_grad
