@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import fastseg
-from fastseg import _numba
+from fastseg import config
 from fastseg.baselines import piecewise_constant, range_mae_python_loop, range_mae_torch_vectorized
 from fastseg.ops.range_mae import reference
 
@@ -106,13 +106,13 @@ def test_fastseg_small(benchmark, shape):
 
 @pytest.mark.parametrize("elements", [1 << 12, 1 << 14, 1 << 16, 1 << 18])
 @pytest.mark.parametrize("kernel", ["serial", "parallel"])
-def test_parallel_threshold(benchmark, elements, kernel, monkeypatch):
-    """Where the row-parallel kernel starts to win: sets ``_numba.PARALLEL_MIN_ELEMENTS``."""
+def test_parallel_threshold(benchmark, elements, kernel):
+    """Where the row-parallel kernel starts to win: sets ``fastseg.config``'s ``parallel_min_elements``."""
     y_true, y_pred = _data((elements // 256, 256))
     benchmark.group = f"range_mae threshold fwd+bwd {elements} elements"
-    monkeypatch.setattr(_numba, "PARALLEL_MIN_ELEMENTS", 0 if kernel == "parallel" else 1 << 62)
-    fastseg.range_mae_value_and_grad(y_true, y_pred)
-    benchmark(fastseg.range_mae_value_and_grad, y_true, y_pred)
+    with config.override(parallel_min_elements=0 if kernel == "parallel" else 1 << 62):
+        fastseg.range_mae_value_and_grad(y_true, y_pred)
+        benchmark(fastseg.range_mae_value_and_grad, y_true, y_pred)
 
 
 # --- TensorFlow: the seed's own setting ------------------------------------------------------

@@ -17,6 +17,7 @@ import threading
 from pathlib import Path
 
 import numba
+import numpy as np
 
 from . import config
 from .config import Config
@@ -50,6 +51,17 @@ def cache_enabled(source_file: str) -> bool:
         numba.config.CACHE_DIR = str(private)
         return True
     return False
+
+
+def per_row(value, n: int, dtype) -> np.ndarray:
+    """``value`` as an ``(n,)`` array: as given when it already is one, else a read-only stride-0
+    view of one element (what ``np.broadcast_to`` makes, at a fraction of its host cost)."""
+    if isinstance(value, np.ndarray) and value.ndim == 1:
+        return value if value.dtype == dtype else value.astype(dtype)
+    one = np.array([value], dtype)
+    view = np.ndarray((n,), dtype, one, 0, (0,))
+    view.flags.writeable = False
+    return view
 
 
 def cpu_plan(n_elements: int, threads: int, config: Config) -> str:

@@ -84,7 +84,9 @@ def views(plan: Plan, tensors: Sequence) -> list:
         t = t.detach()
         if plan.axis is not None and t.dim() == len(plan.lead) + 1:
             t = t.movedim(plan.axis, -1)
-        out.append(t.to(TORCH_DTYPE[dtype]).reshape(shape))
+        if t.dtype is not TORCH_DTYPE[dtype]:
+            t = t.to(TORCH_DTYPE[dtype])
+        out.append(t if t.shape == shape else t.reshape(shape))
     return out
 
 
@@ -116,12 +118,20 @@ class Call:
     options: tuple  # (name, value) pairs as the user gave them (the plan's input)
     backend: str
     validate: bool = False
+    known_plan: Plan | None = None  # the plan of these inputs, when the caller already made it
+    reduction: str = "none"  # "mean"/"sum": forward returns the reduced loss, backward takes its scalar
 
     def plan(self, tensors) -> Plan:
-        return plan_for(self.op, tensors, dict(self.options))
+        return self.known_plan or plan_for(self.op, tensors, dict(self.options))
 
     def forward(self, tensors) -> torch.Tensor:
         """Per-row losses, shape ``plan.lead``, in the compute dtype."""
+        return self.forward_with_scale(tensors)[0]
+
+    def forward_with_scale(self, tensors):
+        """``(loss, d loss / d row loss)``: per-row losses and None for ``reduction="none"``; the
+        reduced loss (summed in float64) and the reduction's per-row gradient scale otherwise (a
+        float on the CPU, a 0-d device tensor on CUDA: no synchronisation)."""
         plan = self.plan(tensors)
         device = tensors[self.op.primary].device
         kernels = self.op.backend(resolve_backend(self.backend, _framework(device)))
@@ -132,11 +142,26 @@ class Call:
         if plan.rows:
             kernels.rows(*map(kernel_array, v), out_loss=kernel_array(out), stream=_stream(device),
                          **plan.kernel_options)
-        return out.reshape(plan.lead)
+        if self.reduction == "none":
+            return out.reshape(plan.lead), None
+        total = out.sum(dtype=torch.float64)
+        if self.reduction == "sum":
+            return total.to(out.dtype), 1.0
+        denominator = plan.rows
+        if self.op.denominator is not None:
+            denominator = self.op.denominator(v, dict(self.options))
+            if device.type == "cpu" and denominator is not None:
+                denominator = float(denominator)
+        if denominator is None:
+            denominator = plan.rows
+        inv = (1.0 / denominator if denominator else float("nan")) if isinstance(denominator, (int, float)) \
+            else 1.0 / denominator.to(torch.float64)
+        return (total * inv).to(out.dtype), inv
 
-    def backward(self, tensors, grad_rows: torch.Tensor, needs: Sequence[bool]) -> list:
+    def backward(self, tensors, grad_rows: torch.Tensor, needs: Sequence[bool], inv=None) -> list:
         """The gradient of every input whose ``needs`` flag is set (None elsewhere), from one
-        backward-kernel pass with ``grad_rows`` as the per-row scale."""
+        backward-kernel pass with ``grad_rows`` as the per-row scale (``reduction="none"``), or
+        ``grad_rows * inv`` for every row (the gradient of a reduced loss)."""
         plan = self.plan(tensors)
         device = tensors[self.op.primary].device
         kernels = self.op.backend(resolve_backend(self.backend, _framework(device)))
@@ -148,8 +173,13 @@ class Call:
         if other:  # range losses: y_true's gradient (the negation), written in the same pass
             extra["out_grad_true"] = torch.empty_like(v[other[0][0]], memory_format=torch.contiguous_format)
         if plan.rows:
-            scale = grad_rows.detach().reshape(-1).to(torch.float64)
-            kernels.rows(*map(kernel_array, v), out_grad=kernel_array(grad), grad_scale=kernel_array(scale),
+            if self.reduction == "none":
+                scale = kernel_array(grad_rows.detach().reshape(-1).to(torch.float64))
+            elif device.type == "cpu":
+                scale = float(grad_rows) * inv
+            else:
+                scale = kernel_array((grad_rows.detach().to(torch.float64) * inv).expand(plan.rows).contiguous())
+            kernels.rows(*map(kernel_array, v), out_grad=kernel_array(grad), grad_scale=scale,
                          stream=_stream(device), **{k: kernel_array(t) for k, t in extra.items()},
                          **plan.kernel_options)
         else:
@@ -240,29 +270,31 @@ class RowLoss:
             def forward(ctx, call, *tensors):
                 ctx.call = call
                 ctx.save_for_backward(*tensors)
-                return call.forward(tensors)
+                loss, ctx.inv = call.forward_with_scale(tensors)
+                return loss
 
             @staticmethod
-            def backward(ctx, grad_rows):
+            def backward(ctx, grad_loss):
                 needs = ctx.needs_input_grad[1:]
-                return (None, *ctx.call.backward(ctx.saved_tensors, grad_rows, needs))
+                return (None, *ctx.call.backward(ctx.saved_tensors, grad_loss, needs, ctx.inv))
 
         Eager.__name__ = Eager.__qualname__ = f"{op.name}_function"
         self.eager = Eager
 
-    def rows(self, tensors, options: dict, *, backend: str = "auto", validate: bool = False) -> torch.Tensor:
-        """Per-row losses (shape ``plan.lead``, compute dtype), differentiable in the op's grads."""
-        check_tensors(self.op, tensors)
-        if torch.compiler.is_compiling():  # the fake implementation makes the plan's checks
-            return self.forward_op(*tensors, *[options[name] for name in self._option_names], backend, validate)
-        plan_for(self.op, tensors, options)  # every check that needs no data, before any work
-        return self.eager.apply(Call(self.op, tuple(options.items()), backend, validate), *tensors)
-
     def __call__(self, tensors, options: dict, *, reduction: str, backend: str = "auto",
                  validate: bool = False) -> torch.Tensor:
+        """The loss, differentiable in the op's grads. Eagerly one autograd node does the kernel
+        and the reduction; under ``torch.compile`` the custom op gives per-row losses and torch
+        reduces them."""
         check_choice("reduction", reduction, REDUCTIONS)
-        rows = self.rows(tensors, options, backend=backend, validate=validate)
+        check_tensors(self.op, tensors)
         out_dtype = tensors[self.op.primary].dtype
+        if not torch.compiler.is_compiling():
+            plan = plan_for(self.op, tensors, options)  # every check that needs no data, before any work
+            call = Call(self.op, tuple(options.items()), backend, validate, plan, reduction)
+            return self.eager.apply(call, *tensors).to(out_dtype)
+        # the fake implementation makes the plan's checks
+        rows = self.forward_op(*tensors, *[options[name] for name in self._option_names], backend, validate)
         denominator = None
         if self.op.denominator is not None and reduction == "mean":
             arrays = [t if i == self.op.primary or t is None else
@@ -275,12 +307,11 @@ def reduce_rows(rows: torch.Tensor, reduction: str, denominator=None) -> torch.T
     """Reduce per-row losses (in the compute dtype: float32 at least) over all rows."""
     if reduction == "none":
         return rows
-    total = rows.sum()
     if reduction == "sum":
-        return total
+        return rows.sum()
     if denominator is None:
-        return total / rows.numel() if rows.numel() else total * float("nan")
-    return total / denominator.to(total.dtype)
+        return rows.mean()
+    return rows.sum() / denominator.to(rows.dtype)
 
 
 def register(op: RowOp) -> RowLoss:

@@ -15,7 +15,7 @@ from numba import njit, prange
 
 from ..._exp import fast_exp
 
-from ..._numba import FASTMATH, cache_enabled, run_rows
+from ..._numba import FASTMATH, cache_enabled, per_row, run_rows
 
 _CACHE = cache_enabled(__file__)
 _jit = njit(cache=_CACHE, nogil=True, fastmath=FASTMATH)
@@ -137,7 +137,7 @@ def prepare_outputs(x, out_loss, out_grad, grad_scale):
     n = x.shape[0]
     loss = np.empty(n, x.dtype) if out_loss is None else out_loss
     grad = np.empty((n, 0), x.dtype) if out_grad is None else out_grad
-    scale = np.broadcast_to(np.asarray(1.0 if grad_scale is None else grad_scale, dtype=np.float64), (n,))
+    scale = per_row(1.0 if grad_scale is None else grad_scale, n, np.float64)
     return loss, grad, scale, out_grad is not None
 
 

@@ -12,7 +12,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from ..._numba import FASTMATH, cache_enabled, run_rows
+from ..._numba import FASTMATH, cache_enabled, per_row, run_rows
 
 _CACHE = cache_enabled(__file__)
 _jit = njit(cache=_CACHE, nogil=True, fastmath=FASTMATH)
@@ -85,7 +85,7 @@ def rows(scores, labels, weight=None, *, margin, p, divide_by_classes, out_loss=
     n, c = scores.shape
     weight = np.ones(max(c, 1)) if weight is None else weight
     want_grad = out_grad is not None
-    row_scale = np.broadcast_to(np.asarray(1.0 if grad_scale is None else grad_scale, np.float64), (n,))
+    row_scale = per_row(1.0 if grad_scale is None else grad_scale, n, np.float64)
     out_loss = np.empty(n, scores.dtype) if out_loss is None else out_loss
     out_grad = out_grad if want_grad else np.empty((n, 0), scores.dtype)
     run_rows(_rows_serial, _rows_parallel, scores.size, scores, labels, weight, float(margin),

@@ -18,7 +18,7 @@ from numba import njit, prange
 
 from numba.cpython.unsafe.numbers import trailing_zeros
 
-from ..._numba import FASTMATH, cache_enabled, run_rows
+from ..._numba import FASTMATH, cache_enabled, per_row, run_rows
 from ..._simd import LANES, masked_abs_sum, ne_mask, store_range_grad, store_range_grad_lanes
 
 _CACHE = cache_enabled(__file__)
@@ -171,12 +171,12 @@ def rows(y_true, y_pred, lengths=None, *, mean_over_ranges: bool, out_loss=None,
     row's one pass, and the loss into ``out_loss`` (an O(rows) scratch when not wanted).
     """
     n_rows, cols = y_pred.shape
-    lengths = np.broadcast_to(np.int64(cols), (n_rows,)) if lengths is None else lengths
+    lengths = per_row(cols, n_rows, np.int64) if lengths is None else lengths
     if out_grad is None:
         run_rows(_forward_serial, _forward_parallel, y_pred.size, y_true, y_pred, lengths,
                  mean_over_ranges, out_loss)
         return
-    row_scale = np.broadcast_to(np.asarray(grad_scale, dtype=np.float64), (n_rows,))
+    row_scale = per_row(grad_scale, n_rows, np.float64)
     if out_loss is None:
         out_loss = np.empty(n_rows, y_pred.dtype)
     want_true = out_grad_true is not None
