@@ -1,7 +1,7 @@
 """cross_entropy / categorical_crossentropy benchmarks (pytest-benchmark): `make bench`.
 
 fwd+bwd, float32, 1 thread, at 4096x1000 and 512x32000: fastseg vs torch ``cross_entropy`` vs
-Keras's ``categorical_crossentropy`` on TF vs a per-row NumPy loop as in the seed (small shape).
+Keras's ``categorical_crossentropy`` on TF vs a per-row NumPy loop (small shape).
 Each benchmark also records the peak extra memory of one call (``extra_info["peak_extra_MiB"]``:
 tracemalloc for NumPy/fastseg, the torch profiler's CPU allocations for torch) — the gradient
 itself is the only buffer fastseg allocates.
@@ -59,7 +59,7 @@ def test_cross_entropy(benchmark, shape, impl, one_thread):
 
 
 def test_cross_entropy_numpy_row_loop(benchmark, one_thread):
-    """The seed's per-example loop style (softmax and gradient row by row), 64x1000."""
+    """The per-example loop style (softmax and gradient row by row), 64x1000."""
     x, y = _data((64, 1000))
     benchmark.group = "cross_entropy fwd+bwd 64x1000 (per-row NumPy loop)"
 

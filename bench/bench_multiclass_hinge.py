@@ -2,7 +2,7 @@
 
 fwd+bwd with scores given, float32 4096x1000: fastseg on 1 thread vs torch ``multi_margin_loss``
 vs CS231n's vectorised NumPy vs ``np.add`` on the scores (the roofline: the fused kernel reads
-the scores once and writes the gradient once) vs the seed's naive double loop (small shape; per
+the scores once and writes the gradient once) vs CS231n's naive double loop (small shape; per
 element). ``svm_loss`` end to end vs CS231n's vectorised version vs its two matrix products alone.
 """
 
@@ -58,7 +58,7 @@ def test_small_per_element(benchmark, impl, one_thread):
     """64x100: compare per element (divide by 6400) with the 4096x1000 group."""
     rng = np.random.default_rng(1)
     s, y = rng.standard_normal((64, 100)).astype(np.float32), rng.integers(0, 100, 64)
-    benchmark.group = "multiclass_hinge fwd+bwd 64x100 (seed's double loop)"
+    benchmark.group = "multiclass_hinge fwd+bwd 64x100 (naive double loop)"
     fn = fastseg.multiclass_hinge_value_and_grad if impl == "fastseg" else hinge_naive_loop
     benchmark.pedantic(fn, (s, y), rounds=3 if impl == "naive_loop" else 200, warmup_rounds=1)
 

@@ -1,7 +1,7 @@
 """range_mae benchmarks (pytest-benchmark): `make bench`.
 
 Groups ``<mode> <shape>``, mode ``fwd`` or ``fwd+bwd``, float32. Members: fastseg on 1 thread and
-on all threads, the NumPy reference, the best vectorised torch version, the seed's per-element
+on all threads, the NumPy reference, the best vectorised torch version, a per-element Python
 loop (small shape only) and ``np.add`` over the same arrays (the memory roofline: it reads two
 arrays and writes one, as the fused kernel does).
 """
@@ -90,7 +90,7 @@ def test_torch_vectorized(benchmark, data, mode):
 
 @pytest.mark.parametrize("shape", [(64, 1024)], ids=["64x1024"])
 def test_seed_python_loop_small(benchmark, shape):
-    """The seed's element-by-element loop (NumPy ops instead of TF ops), fwd only, small shape:
+    """The element-by-element loop a TF user writes (NumPy ops instead of TF ops), fwd only, small shape:
     compare per element with the fastseg rows of the same group."""
     y_true, y_pred = _data(shape)
     benchmark.group = f"range_mae fwd {shape[0]}x{shape[1]} (seed loop)"
@@ -115,7 +115,7 @@ def test_parallel_threshold(benchmark, elements, kernel):
         benchmark(fastseg.range_mae_value_and_grad, y_true, y_pred)
 
 
-# --- TensorFlow: the seed's own setting ------------------------------------------------------
+# --- TensorFlow: the users' own setting ------------------------------------------------------
 
 def _tf():
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -135,7 +135,7 @@ def _tf_value_and_grad(tf, loss_rows_fn):
 
 @pytest.mark.parametrize("member", ["fastseg", "tf_composite", "seed_ragged_answer"])
 def test_tf_fwd_bwd(benchmark, member):
-    """fwd+bwd at 4096x1024 float32 inside tf.function: fastseg vs the seed's accepted answer
+    """fwd+bwd at 4096x1024 float32 inside tf.function: fastseg vs the ragged-tensor answer
     (tf.ragged.range + tf.gather per row) vs a TF composite (unsorted_segment_sum)."""
     tf = _tf()
     import fastseg.tensorflow as fst
@@ -156,7 +156,7 @@ def test_tf_fwd_bwd(benchmark, member):
 
 @pytest.mark.parametrize("member", ["fastseg", "seed_tf_loop", "seed_ragged_answer_eager"])
 def test_tf_seed_small(benchmark, member):
-    """The seed's two TF approaches, eager as written, at a small shape (fwd, per-row losses)."""
+    """The two common TF approaches, eager as written, at a small shape (fwd, per-row losses)."""
     tf = _tf()
     import fastseg.tensorflow as fst
     from fastseg.baselines import range_mae_tf_loop, range_mae_tf_ragged
@@ -164,5 +164,5 @@ def test_tf_seed_small(benchmark, member):
     fn = {"fastseg": lambda t, p: fst.range_mae(t, p, reduction="none"),
           "seed_tf_loop": range_mae_tf_loop, "seed_ragged_answer_eager": range_mae_tf_ragged}[member]
     y_true, y_pred = map(tf.constant, _data((8, 256)))
-    benchmark.group = "range_mae tf fwd 8x256 (seed's approaches, eager)"
+    benchmark.group = "range_mae tf fwd 8x256 (Python-loop approaches, eager)"
     benchmark.pedantic(fn, (y_true, y_pred), rounds=1 if member == "seed_tf_loop" else 5, warmup_rounds=1)

@@ -1,5 +1,5 @@
 """Train a Keras 1-D conv denoiser on the demo's piecewise-constant signals with
-``fastseg.keras.RangeMAE`` — the drop-in replacement for the seed question's ``rwmae``.
+``fastseg.keras.RangeMAE`` — the drop-in replacement for a hand-written ``rwmae`` loss.
 
     python examples/keras_range_mae.py            # TensorFlow backend
     KERAS_BACKEND=torch python examples/keras_range_mae.py

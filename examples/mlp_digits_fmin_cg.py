@@ -1,4 +1,4 @@
-"""The seed's fourth thread, fixed: a 64-25-10 sigmoid MLP on scikit-learn's bundled 8x8 digits,
+"""An MLP that would not train with fmin_cg, fixed: a 64-25-10 sigmoid MLP on scikit-learn's bundled 8x8 digits,
 trained by ``scipy.optimize.fmin_cg`` *with* the analytic gradient (``fprime``).
 
 The output layer's loss is softmax cross-entropy, ``fastseg.cross_entropy_value_and_grad`` gives

@@ -31,7 +31,7 @@ def range_mae_torch_vectorized(y_true, y_pred, range_reduction: str = "sum"):
 
 
 def range_mae_python_loop(y_true, y_pred):
-    """The seed question's "lazy" loop, element by element, in NumPy (its last-range bug kept:
+    """The "lazy" range-wise MAE loop, element by element, in NumPy (its last-range bug kept:
     a last range of length 1 is dropped). Returns per-row losses."""
     rows, length = y_pred.shape
     losses = np.zeros(rows, dtype=y_pred.dtype)
@@ -49,7 +49,7 @@ def range_mae_python_loop(y_true, y_pred):
 
 def piecewise_constant(rng: np.random.Generator, rows: int, length: int, min_ranges: int = 2,
                        max_ranges: int = 12, dtype=np.float32) -> np.ndarray:
-    """Signals like the seed's picture: ``min_ranges..max_ranges`` ranges of values in [0, 1]."""
+    """Piecewise-constant signals: ``min_ranges..max_ranges`` ranges of values in [0, 1]."""
     out = np.empty((rows, length), dtype)
     for b in range(rows):
         n = int(rng.integers(min_ranges, max_ranges + 1))
@@ -59,7 +59,7 @@ def piecewise_constant(rng: np.random.Generator, rows: int, length: int, min_ran
 
 
 def range_mae_tf_loop(y_true, y_pred):
-    """The seed question's "lazy" TensorFlow loop: element by element over TF ops, per row.
+    """The "lazy" range-wise MAE TensorFlow loop: element by element over TF ops, per row.
 
     Kept as the question wrote it, bug included: the last range is dropped when it has length 1
     (``if start != length - 1``). Per-row losses, ``range_reduction="sum"`` otherwise.
@@ -83,7 +83,7 @@ def range_mae_tf_loop(y_true, y_pred):
 
 
 def range_mae_tf_ragged(y_true, y_pred):
-    """The seed's accepted answer: per row, range bounds by ``tf.where`` of the changes,
+    """The ragged-tensor TF formulation (a common answer to this problem): per row, range bounds by ``tf.where`` of the changes,
     ``tf.ragged.range`` + ``tf.gather`` for the ranges, mean over ranges
     (= ``range_reduction="mean"``). Per-row losses; the row loop is a ``tf.range`` loop, so
     inside ``tf.function`` it becomes a ``tf.while_loop`` as in the answer."""
@@ -115,7 +115,7 @@ def hinge_vectorized_numpy(scores, y, delta=1.0):
 
 
 def hinge_naive_loop(scores, y, delta=1.0):
-    """The seed's double loop over samples and classes (``j == y[i]`` skipped), on given scores."""
+    """CS231n's naive double loop over samples and classes (``j == y[i]`` skipped), on given scores."""
     loss = 0.0
     grad = np.zeros_like(scores)
     for i in range(scores.shape[0]):

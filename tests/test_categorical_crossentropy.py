@@ -1,5 +1,5 @@
 """categorical_crossentropy: exact parity with Keras 3 on TensorFlow (values and GradientTape
-gradients), the seed's fifth thread, and fastseg.keras.CategoricalCrossentropy in model.fit."""
+gradients), the normalised-and-clipped gradient example, and fastseg.keras.CategoricalCrossentropy in model.fit."""
 
 import os
 

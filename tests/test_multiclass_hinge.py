@@ -1,6 +1,6 @@
 """multiclass_hinge and svm_loss on the host (reference, Numba CPU), the Numba CUDA kernel on the
 simulator and the CUDA C++ kernel on the host: hand values, hypothesis vs the reference, the
-seed's SVM loop, bad labels."""
+CS231n's SVM loop, bad labels."""
 
 import numpy as np
 import pytest
@@ -81,7 +81,7 @@ def test_reductions_and_large_batch_parallel_path():
 
 
 def svm_loss_naive(W, X, y, reg, delta=1.0):
-    """The seed's second thread as it is meant: the j == y[i] term skipped (``continue``)."""
+    """CS231n's naive loop as it is meant: the j == y[i] term skipped (``continue``)."""
     dW = np.zeros_like(W)
     loss = 0.0
     num_train, num_classes = X.shape[0], W.shape[1]

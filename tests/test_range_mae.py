@@ -22,7 +22,7 @@ HOST_BACKENDS = ["reference", "cpu"]
 
 
 def expected_grad(y_true, y_pred, lengths, mean):
-    """The gradient written out element by element, straight from DESIGN.md."""
+    """The gradient written out element by element, straight from docs/design.md."""
     y_true, y_pred = np.asarray(y_true, float), np.asarray(y_pred, float)
     grad = np.zeros_like(y_pred)
     for b in range(y_true.shape[0]):

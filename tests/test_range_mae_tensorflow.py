@@ -1,5 +1,5 @@
 """fastseg.tensorflow.range_mae and fastseg.keras.RangeMAE on the TensorFlow backend; Keras on the
-torch backend in a subprocess; the seed's two TensorFlow approaches as test cases."""
+torch backend in a subprocess; the two common TensorFlow formulations (a per-element loop, a ragged-tensor answer) as test cases."""
 
 import os
 import subprocess

@@ -1,4 +1,4 @@
-"""DESIGN.md's tolerance rule, shared by every test that compares a backend with the reference."""
+"""The tolerance rule of docs/design.md (Testing), shared by every test that compares a backend with the reference."""
 
 import numpy as np
 

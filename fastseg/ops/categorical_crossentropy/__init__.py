@@ -69,7 +69,7 @@ def categorical_crossentropy(y_true, y_pred, *, from_logits: bool = False, label
 
     Examples
     --------
-    The seed's fifth thread: the gradient is ``[-0.25, 1, 1]``, not ``[-1.25, 0, 0]``:
+    The gradient of the normalised, clipped function is ``[-0.25, 1, 1]``, not ``[-1.25, 0, 0]``:
 
     >>> loss, grad = categorical_crossentropy_value_and_grad([[1., 0, 0]], [[0.8, 0.1, 0.1]], reduction="sum")
     >>> grad.round(4).tolist()

@@ -76,7 +76,7 @@ def range_mae(y_true, y_pred, *, range_reduction: str = "sum", reduction: str = 
     y_pred : array_like, shape (..., L)
         Predictions, float16/float32/float64 (float16 is computed in float32).
     range_reduction : {"sum", "mean"}
-        Per row, add the ranges' MAEs ("sum", the seed question's definition) or average them
+        Per row, add the ranges' MAEs ("sum", the original range-wise MAE definition) or average them
         ("mean", the accepted answer's form).
     reduction : {"mean", "sum", "none"}
         Over rows; "none" returns shape ``(...)``.
