@@ -86,6 +86,11 @@ __device__ void keras_row(const T* t, const T* p, long long n_classes, double ep
   double total = 0.0;
   for (long long c = grp.rank; c < n_classes; c += G::size) total += static_cast<double>(p[c]);
   total = grp.sum(total);
+  if (!(total - total == 0.0)) {  // a NaN or inf prediction: a NaN row (docs/design.md)
+    if (g) for (long long c = grp.rank; c < n_classes; c += G::size) g[c] = T(quiet_nan());
+    if (grp.rank == 0) *out_loss = T(quiet_nan());
+    return;
+  }
   double loss = 0.0, kept_t = 0.0;
   for (long long c = grp.rank; c < n_classes; c += G::size) {
     double tc = static_cast<double>(t[c]) * (1.0 - eps) + smooth;

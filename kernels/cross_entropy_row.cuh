@@ -81,6 +81,10 @@ inline double keras_row_serial(const T* t, const T* p, long long n_classes, doub
   const double lo = 1e-7, hi = 1.0 - 1e-7, smooth = eps / static_cast<double>(n_classes);
   double total = 0.0, loss = 0.0, kept_t = 0.0;
   for (long long c = 0; c < n_classes; ++c) total += static_cast<double>(p[c]);
+  if (!(total - total == 0.0)) {  // a NaN or inf prediction: a NaN row (docs/design.md)
+    if (g) for (long long c = 0; c < n_classes; ++c) g[c] = T(quiet_nan());
+    return quiet_nan();
+  }
   for (long long c = 0; c < n_classes; ++c) {
     double tc = static_cast<double>(t[c]) * (1.0 - eps) + smooth, q = static_cast<double>(p[c]) / total;
     if (tc != 0.0) loss -= tc * std::log(q < lo ? lo : (q > hi ? hi : q));

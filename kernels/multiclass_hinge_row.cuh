@@ -6,7 +6,8 @@
 namespace fastseg {
 
 // The hinge of class j against the correct class y: its term of the loss and its gradient
-// d term / d s_j (zero for j == y or a margin <= 0).
+// d term / d s_j (zero for j == y or a margin <= 0; NaN for a NaN margin, so that a NaN score or
+// margin makes the row NaN, docs/design.md "Bad input policy").
 struct HingeTerm {
   double loss;
   double grad;
@@ -14,7 +15,9 @@ struct HingeTerm {
 
 FS_HD HingeTerm hinge_term(double s_j, double s_y, double margin, int p, bool is_label) {
   double m = (margin - s_y) + s_j;  // torch's evaluation order (multi_margin_loss), to the last bit
-  if (is_label || !(m > 0)) return {0.0, 0.0};
+  if (is_label) return {0.0, 0.0};
+  if (m != m) return {m, m};
+  if (!(m > 0)) return {0.0, 0.0};
   return p == 1 ? HingeTerm{m, 1.0} : HingeTerm{m * m, 2.0 * m};
 }
 

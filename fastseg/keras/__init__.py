@@ -12,8 +12,42 @@ import keras
 
 from .._dispatch import check_choice
 from ..ops import range_mae as _range_mae_op
+from ..ops._rowop import real_option
 
 __all__ = ["RangeMAE", "MulticlassHinge", "CategoricalCrossentropy"]
+
+
+def _same_rank(y_true, y_pred):
+    """Squeeze a trailing axis of 1 where the ranks differ by one, as Keras's own losses do (a
+    ``(N, C, 1)`` target against ``(N, C)`` predictions)."""
+    if len(y_true.shape) == len(y_pred.shape) + 1 and y_true.shape[-1] == 1:
+        y_true = keras.ops.squeeze(y_true, axis=-1)
+    elif len(y_pred.shape) == len(y_true.shape) + 1 and y_pred.shape[-1] == 1:
+        y_pred = keras.ops.squeeze(y_pred, axis=-1)
+    return y_true, y_pred
+
+
+def _class_indices(y_true):
+    """Keras hands class indices over as floats: back to int64, after checking they are whole
+    numbers (``ValueError``/``InvalidArgumentError`` naming y_true; under XLA, where nothing can
+    raise, a fractional label becomes -1, which gives that row a NaN loss)."""
+    labels = keras.ops.reshape(y_true, (-1,))
+    if "int" in str(labels.dtype):
+        return keras.ops.cast(labels, "int64")
+    whole = keras.ops.equal(keras.ops.floor(labels), labels)
+    message = "MulticlassHinge: y_true must hold integer class indices; got a fractional value"
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        from ..tensorflow._adapter import in_xla
+        if in_xla():
+            labels = tf.where(whole, labels, -tf.ones_like(labels))
+        else:
+            with tf.control_dependencies([tf.debugging.Assert(tf.reduce_all(whole), [message])]):
+                labels = tf.identity(labels)
+    elif not bool(keras.ops.all(whole)):
+        raise ValueError(message)
+    return keras.ops.cast(labels, "int64")
 
 
 def _adapter(name: str):
@@ -50,6 +84,7 @@ class RangeMAE(keras.losses.Loss):
         self.range_reduction = range_reduction
 
     def call(self, y_true, y_pred):
+        y_true, y_pred = _same_rank(y_true, y_pred)
         if keras.backend.backend() == "torch":  # fastseg.torch takes (input, target), as torch
             return _adapter("range_mae")(y_pred, y_true, range_reduction=self.range_reduction, reduction="none")
         return _adapter("range_mae")(y_true, y_pred, range_reduction=self.range_reduction, reduction="none")
@@ -77,10 +112,10 @@ class MulticlassHinge(keras.losses.Loss):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
         if p not in (1, 2):
             raise ValueError(f"p must be 1 or 2; got {p!r}")
-        self.margin, self.p, self.divide_by_classes = margin, p, divide_by_classes
+        self.margin, self.p, self.divide_by_classes = real_option("margin", margin), p, divide_by_classes
 
     def call(self, y_true, y_pred):
-        labels = keras.ops.cast(keras.ops.reshape(y_true, (-1,)), "int64")
+        labels = _class_indices(y_true)
         return _adapter("multiclass_hinge")(y_pred, labels, margin=self.margin, p=self.p,
                                             divide_by_classes=self.divide_by_classes, reduction="none")
 
@@ -101,9 +136,15 @@ class CategoricalCrossentropy(keras.losses.Loss):
     def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0, axis: int = -1,
                  reduction: str = "sum_over_batch_size", name: str = "categorical_crossentropy", dtype=None):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
-        self.from_logits, self.label_smoothing, self.axis = from_logits, label_smoothing, axis
+        if not isinstance(from_logits, bool):
+            raise TypeError(f"from_logits must be True or False; got {from_logits!r}")
+        if isinstance(axis, bool) or not isinstance(axis, int):
+            raise TypeError(f"axis must be an integer; got {axis!r}")
+        self.from_logits, self.axis = from_logits, axis
+        self.label_smoothing = real_option("label_smoothing", label_smoothing, 0.0, 1.0)
 
     def call(self, y_true, y_pred):
+        y_true, y_pred = _same_rank(y_true, y_pred)
         if keras.backend.backend() == "tensorflow":
             from ..tensorflow import categorical_crossentropy
 

@@ -32,7 +32,7 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
-from .._dispatch import check_choice, check_same_framework, resolve_backend
+from .._dispatch import check_choice, check_same_framework, compute_dtype, resolve_backend
 
 REDUCTIONS = ("none", "mean", "sum")
 
@@ -115,7 +115,8 @@ def grad_scale(reduction: str, n_rows, denominator=None) -> float:
     if reduction == "sum":
         return 1.0
     denominator = n_rows if denominator is None else float(denominator)
-    return 1.0 / denominator if denominator else (np.nan if n_rows else 1.0)
+    # nothing counted (every row ignored): the loss is NaN (0/0) and the gradient 0, as torch
+    return 1.0 / denominator if denominator else 0.0
 
 
 def reduce_rows(rows, reduction: str, denominator=None):
@@ -140,12 +141,15 @@ def host_views(op: RowOp, plan: Plan, arrays, xp=np):
     """The arrays as the kernels see them: class axis moved last, cast, reshaped (views where
     possible, never a write to the caller's memory)."""
     out = []
-    for x, shape, dtype in zip(arrays, plan.views, plan.casts):
+    for name, x, shape, dtype in zip(op.arrays, arrays, plan.views, plan.casts):
         if x is None:
             out.append(None)
             continue
         if plan.axis is not None and x.ndim == len(plan.lead) + 1:
             x = xp.moveaxis(x, plan.axis, -1)
+        if x.dtype.kind == "u" and dtype.kind == "i" and x.dtype.itemsize >= dtype.itemsize and x.size \
+                and int(x.max()) > np.iinfo(dtype).max:
+            raise ValueError(f"{name} holds {int(x.max())}, which does not fit in {dtype}")
         out.append(x.astype(dtype, copy=False).reshape(shape))
     return out
 
@@ -169,19 +173,22 @@ def prepare(op: RowOp, arrays, options: dict):
 def loss(op: RowOp, arrays, options: dict, *, reduction: str, backend: str):
     """The NumPy/CuPy API's loss: validate, run the forward kernel, reduce."""
     check_choice("reduction", reduction, REDUCTIONS)
+    resolve_backend(backend, "numpy")  # the option itself, before any work
     framework, xp, plan, _, views = prepare(op, arrays, options)
     kernels = op.backend(resolve_backend(backend, framework))
     rows = xp.empty(plan.rows, plan.casts[op.primary])
     if plan.rows:
         kernels.rows(*views, out_loss=rows, **plan.kernel_options)
     denominator = op.denominator(views, options) if op.denominator is not None else None
-    return reduce_rows(rows.astype(plan.out_dtype, copy=False).reshape(plan.lead), reduction, denominator)
+    # reduced in the compute dtype (float32 for float16 inputs), only the result is cast back
+    return reduce_rows(rows.reshape(plan.lead), reduction, denominator).astype(plan.out_dtype)
 
 
 def value_and_grad(op: RowOp, arrays, options: dict, *, reduction: str, backend: str):
     """The NumPy/CuPy API's ``*_value_and_grad``: the fused kernel with the reduction's gradient
     scale folded in. Returns the loss and the gradient with respect to the primary array."""
     check_choice("reduction", reduction, REDUCTIONS)
+    resolve_backend(backend, "numpy")  # the option itself, before any work
     framework, xp, plan, arrays, views = prepare(op, arrays, options)
     kernels = op.backend(resolve_backend(backend, framework))
     denominator = op.denominator(views, options) if op.denominator is not None else None
@@ -191,7 +198,7 @@ def value_and_grad(op: RowOp, arrays, options: dict, *, reduction: str, backend:
     grad = xp.empty(primary.shape, primary.dtype)
     if plan.rows:
         kernels.rows(*views, out_loss=rows, out_grad=grad, grad_scale=scale, **plan.kernel_options)
-    value = reduce_rows(rows.astype(plan.out_dtype, copy=False), reduction, denominator)
+    value = reduce_rows(rows, reduction, denominator).astype(plan.out_dtype)
     source_shape = arrays[op.primary].shape
     grad = grad.astype(plan.out_dtype, copy=False)
     if plan.axis is not None:
@@ -199,6 +206,21 @@ def value_and_grad(op: RowOp, arrays, options: dict, *, reduction: str, backend:
             tuple(source_shape[plan.axis % len(source_shape) + 1:]) + (source_shape[plan.axis],)
         return value, xp.moveaxis(grad.reshape(moved), -1, plan.axis)
     return value, grad.reshape(source_shape)
+
+
+def float_input(name: str, dtype: np.dtype) -> np.dtype:
+    """The compute dtype of a floating-point input: float32/float64 as they are (native byte
+    order), float16 (and bfloat16) in float32. ``TypeError`` naming the dtype otherwise."""
+    if dtype.kind != "f" or dtype.itemsize > 8:
+        extra = " (long double: convert to float64 first)" if dtype.kind == "f" else ""
+        raise TypeError(f"{name} must be a float16/float32/float64 array; got {dtype}{extra}")
+    return compute_dtype(dtype)
+
+
+def class_count(name: str, shape: tuple, axis: int = -1) -> None:
+    """``ValueError`` for rows with no classes (nothing to normalise over)."""
+    if shape[axis] == 0:
+        raise ValueError(f"{name} must have at least one class (axis {axis}); got shape {shape}")
 
 
 def real_option(name: str, value, low: float = -np.inf, high: float = np.inf) -> float:

@@ -15,14 +15,17 @@ def composite(scores, labels, weight=None, *, margin=1.0, p=1, divide_by_classes
         scores = tf.cast(scores, tf.float32)
     c = tf.shape(scores)[1]
     labels = tf.cast(labels, tf.int32)
+    bad_label = (labels < 0) | (labels >= c)  # under XLA no check can raise: a NaN row instead
+    labels = tf.clip_by_value(labels, 0, tf.maximum(c - 1, 0))
     correct = tf.gather(scores, labels, batch_dims=1)[:, tf.newaxis]
     m = scores - correct + tf.cast(margin, scores.dtype)
     other = tf.one_hot(labels, c, on_value=False, off_value=True, dtype=tf.bool)
-    hinge = tf.where(other & (m > 0), m, tf.zeros_like(m))
+    hinge = tf.where(other & ((m > 0) | tf.math.is_nan(m)), m, tf.zeros_like(m))
     loss = tf.reduce_sum(hinge if p == 1 else hinge * hinge, axis=1)
     if weight is not None:
         loss *= tf.gather(tf.cast(weight, scores.dtype), labels)
-    return loss / tf.cast(c, scores.dtype) if divide_by_classes else loss
+    loss = loss / tf.cast(c, scores.dtype) if divide_by_classes else loss
+    return tf.where(bad_label, tf.constant(float("nan"), loss.dtype), loss)
 
 
 _multiclass_hinge = register(op.OP, composite)

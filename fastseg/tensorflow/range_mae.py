@@ -24,6 +24,7 @@ def composite(y_true, y_pred, lengths=None, *, range_reduction="sum"):
     rows = tf.shape(y_pred)[0]
     positions = tf.range(length)[tf.newaxis, :]
     limit = tf.fill([rows], length) if lengths is None else tf.cast(lengths, tf.int32)
+    bad_length = (limit < 0) | (limit > length)  # under XLA no check can raise: a NaN row instead
     valid = positions < limit[:, tf.newaxis]
     changed = tf.concat([tf.ones_like(y_true[:, :1], tf.bool), y_true[:, 1:] != y_true[:, :-1]], 1)
     starts = changed & valid
@@ -36,7 +37,8 @@ def composite(y_true, y_pred, lengths=None, *, range_reduction="sum"):
     if range_reduction == "mean":
         n_ranges = tf.reduce_sum(tf.cast(starts, y_pred.dtype), axis=1)
         loss = tf.where(n_ranges > 0, loss / tf.maximum(n_ranges, 1), loss)
-    return tf.reshape(tf.where(tf.math.is_finite(loss), loss, tf.constant(np.nan, loss.dtype)), lead)
+    loss = tf.where(tf.math.is_finite(loss) & ~bad_length, loss, tf.constant(np.nan, loss.dtype))
+    return tf.reshape(loss, lead)
 
 
 _range_mae = register(op.OP, composite)

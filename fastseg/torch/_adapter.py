@@ -107,7 +107,7 @@ def _stream(device: torch.device):
 
 
 def _framework(device: torch.device) -> str:
-    return "numpy" if device.type == "cpu" else "device"
+    return "numpy" if device.type in ("cpu", "meta") else "device"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -139,6 +139,8 @@ class Call:
         if self.op.check_values is not None and plan.rows and (device.type == "cpu" or self.validate):
             self.op.check_values([None if t is None else t.cpu().numpy() for t in v], plan)
         out = v[self.op.primary].new_empty((plan.rows,))
+        if device.type == "meta":  # shapes only: what the kernel would return, no kernel
+            return (out.reshape(plan.lead), None) if self.reduction == "none" else (out.sum(), 1.0)
         if plan.rows:
             kernels.rows(*map(kernel_array, v), out_loss=kernel_array(out), stream=_stream(device),
                          **plan.kernel_options)
@@ -154,9 +156,13 @@ class Call:
                 denominator = float(denominator)
         if denominator is None:
             denominator = plan.rows
-        inv = (1.0 / denominator if denominator else float("nan")) if isinstance(denominator, (int, float)) \
-            else 1.0 / denominator.to(torch.float64)
-        return (total * inv).to(out.dtype), inv
+        # nothing counted (every row ignored): the loss is NaN (0/0) and the gradient 0, as torch
+        if isinstance(denominator, (int, float)):
+            inv = 1.0 / denominator if denominator else 0.0
+            return (total / denominator if denominator else total * float("nan")).to(out.dtype), inv
+        denominator = denominator.to(torch.float64)
+        inv = torch.where(denominator == 0, 0.0, 1.0 / denominator)
+        return (total / denominator).to(out.dtype), inv
 
     def backward(self, tensors, grad_rows: torch.Tensor, needs: Sequence[bool], inv=None) -> list:
         """The gradient of every input whose ``needs`` flag is set (None elsewhere), from one
@@ -168,6 +174,8 @@ class Call:
         v = views(plan, tensors)
         primary = v[self.op.primary]
         grad = torch.empty_like(primary, memory_format=torch.contiguous_format)
+        if device.type == "meta":
+            plan = plan._replace(rows=0)
         extra = {}
         other = [(i, sign) for i, sign in self.op.grads[1:] if needs[i]]
         if other:  # range losses: y_true's gradient (the negation), written in the same pass
@@ -265,21 +273,20 @@ class RowLoss:
 
         self.forward_op.register_autograd(backward, setup_context=setup_context)
 
-        class Eager(torch.autograd.Function):
-            @staticmethod
-            def forward(ctx, call, *tensors):
-                ctx.call = call
-                ctx.save_for_backward(*tensors)
-                loss, ctx.inv = call.forward_with_scale(tensors)
-                return loss
+        def eager_forward(ctx, call, *tensors):
+            ctx.call = call
+            ctx.save_for_backward(*tensors)
+            loss, ctx.inv = call.forward_with_scale(tensors)
+            return loss
 
-            @staticmethod
-            def backward(ctx, grad_loss):
-                needs = ctx.needs_input_grad[1:]
-                return (None, *ctx.call.backward(ctx.saved_tensors, grad_loss, needs, ctx.inv))
+        def eager_backward(ctx, grad_loss):
+            needs = ctx.needs_input_grad[1:]
+            return (None, *ctx.call.backward(ctx.saved_tensors, grad_loss, needs, ctx.inv))
 
-        Eager.__name__ = Eager.__qualname__ = f"{op.name}_function"
-        self.eager = Eager
+        # named after the op, so that grad_fn reads e.g. <RangeMaeBackward>
+        name = "".join(part.title() for part in op.name.split("_"))
+        self.eager = type(name, (torch.autograd.Function,),
+                          {"forward": staticmethod(eager_forward), "backward": staticmethod(eager_backward)})
 
     def __call__(self, tensors, options: dict, *, reduction: str, backend: str = "auto",
                  validate: bool = False) -> torch.Tensor:

@@ -14,9 +14,8 @@ import operator
 
 import numpy as np
 
-from ..._dispatch import compute_dtype
 from .. import _rowop
-from .._rowop import Plan, RowOp, real_option
+from .._rowop import Plan, RowOp, class_count, float_input, real_option
 
 REDUCTIONS = _rowop.REDUCTIONS
 
@@ -25,8 +24,7 @@ def make_plan(shapes, dtypes, *, from_logits=False, label_smoothing=0.0, axis=-1
     """Validate ``(y_true, y_pred)`` and the options; view both as ``(rows, C)`` with the class
     axis last, in the compute dtype."""
     (t_shape, p_shape), (t_dtype, p_dtype) = shapes, dtypes
-    if p_dtype.kind != "f":
-        raise TypeError(f"y_pred must be a floating-point array (float16/32/64); got {p_dtype}")
+    work = float_input("y_pred", p_dtype)
     if t_dtype.kind not in "biuf":
         raise TypeError(f"y_true must be a real numeric or bool array; got {t_dtype}")
     if len(p_shape) < 1:
@@ -45,9 +43,9 @@ def make_plan(shapes, dtypes, *, from_logits=False, label_smoothing=0.0, axis=-1
     label_smoothing = real_option("label_smoothing", label_smoothing, 0.0, 1.0)
     axis %= len(p_shape)
     c = p_shape[axis]
+    class_count("y_pred", p_shape, axis)
     lead = p_shape[:axis] + p_shape[axis + 1:]
     n = _rowop.row_count(lead)
-    work = compute_dtype(p_dtype)
     return Plan(n, lead, ((n, c), (n, c)), (work, work),
                 (("from_logits", bool(from_logits)), ("label_smoothing", label_smoothing)), p_dtype,
                 axis=None if axis == len(p_shape) - 1 else axis)

@@ -15,7 +15,7 @@ from ..._simd import LANES, ne_mask
 from ..cross_entropy import cpu as ce_cpu
 
 _CACHE = cache_enabled(__file__)
-_jit = njit(cache=_CACHE, nogil=True, fastmath=FASTMATH)
+_jit = njit(cache=_CACHE, nogil=True, error_model="numpy", fastmath=FASTMATH)
 
 _KERAS_EPS = 1e-7
 
@@ -62,6 +62,10 @@ def _keras_prob_row(t, p, g, eps, gscale, want_grad):
     total = 0.0
     for c in range(c_count):
         total += p[c]
+    if not math.isfinite(total):  # a NaN or inf prediction: a NaN row (docs/design.md)
+        if want_grad:
+            g[:] = math.nan
+        return math.nan
     dt = p.dtype.type
     total_t, lo, hi = dt(total), dt(_KERAS_EPS), dt(1.0 - _KERAS_EPS)
     zero = dt(0)
@@ -92,13 +96,13 @@ def _keras_prob_row(t, p, g, eps, gscale, want_grad):
     return loss
 
 
-@njit(cache=_CACHE, nogil=True)
+@njit(cache=_CACHE, nogil=True, error_model="numpy")
 def _keras_serial(t, p, eps, scale, out_loss, out_grad, want_grad):
     for i in range(p.shape[0]):
         out_loss[i] = _keras_prob_row(t[i], p[i], out_grad[i], eps, scale[i], want_grad)
 
 
-@njit(cache=_CACHE, nogil=True, parallel=True)
+@njit(cache=_CACHE, nogil=True, error_model="numpy", parallel=True)
 def _keras_parallel(t, p, eps, scale, out_loss, out_grad, want_grad):
     for i in prange(p.shape[0]):
         out_loss[i] = _keras_prob_row(t[i], p[i], out_grad[i], eps, scale[i], want_grad)

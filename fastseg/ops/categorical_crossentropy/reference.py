@@ -36,9 +36,10 @@ def categorical_crossentropy_rows(y_true, y_pred, from_logits=False, label_smoot
 def rows(y_true, y_pred, *, from_logits, label_smoothing, out_loss=None, out_grad=None, grad_scale=None,
          stream=None) -> None:
     """The backend protocol (``fastseg/ops/_rowop.py``) over :func:`categorical_crossentropy_rows`."""
-    loss, grad = categorical_crossentropy_rows(y_true, y_pred, from_logits, label_smoothing,
-                                               need_grad=out_grad is not None)
-    if out_loss is not None:
-        out_loss[...] = loss
-    if out_grad is not None:
-        out_grad[...] = grad * np.reshape(np.asarray(grad_scale, np.float64), (-1, 1)).astype(grad.dtype)
+    with np.errstate(all="ignore"):  # NaN and inf are data here (docs/design.md): no warnings
+        loss, grad = categorical_crossentropy_rows(y_true, y_pred, from_logits, label_smoothing,
+                                                   need_grad=out_grad is not None)
+        if out_loss is not None:
+            out_loss[...] = loss
+        if out_grad is not None:
+            out_grad[...] = grad * np.reshape(np.asarray(grad_scale, np.float64), (-1, 1)).astype(grad.dtype)

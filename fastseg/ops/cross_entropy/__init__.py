@@ -14,9 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..._dispatch import compute_dtype
 from .. import _rowop
-from .._rowop import Plan, RowOp, real_option
+from .._rowop import Plan, RowOp, class_count, float_input, real_option
 
 REDUCTIONS = _rowop.REDUCTIONS
 
@@ -25,11 +24,10 @@ def make_plan(shapes, dtypes, *, ignore_index=-100, label_smoothing=0.0) -> Plan
     """Validate ``(logits, target, weight)`` and the options. Class-index targets (integer
     ``(N,)``) are viewed as int64, probability targets (float ``(N, C)``) in the compute dtype."""
     (x_shape, t_shape, w_shape), (x_dtype, t_dtype, w_dtype) = shapes, dtypes
-    if x_dtype.kind != "f":
-        raise TypeError(f"logits must be a floating-point array (float16/32/64); got {x_dtype}")
+    work = float_input("logits", x_dtype)
     if len(x_shape) != 2:
         raise ValueError(f"logits must have shape (N, C); got {x_shape}")
-    work = compute_dtype(x_dtype)
+    class_count("logits", x_shape)
     if t_dtype.kind in "iu":
         if t_shape != x_shape[:1]:
             raise ValueError(f"class-index target must have shape ({x_shape[0]},); got {t_shape}")

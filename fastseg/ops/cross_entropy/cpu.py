@@ -18,10 +18,10 @@ from ..._exp import fast_exp
 from ..._numba import FASTMATH, cache_enabled, per_row, run_rows
 
 _CACHE = cache_enabled(__file__)
-_jit = njit(cache=_CACHE, nogil=True, fastmath=FASTMATH)
+_jit = njit(cache=_CACHE, nogil=True, error_model="numpy", fastmath=FASTMATH)
 
 
-@njit(cache=_CACHE, nogil=True, fastmath=FASTMATH | {"nnan"})
+@njit(cache=_CACHE, nogil=True, error_model="numpy", fastmath=FASTMATH | {"nnan"})
 def _max(x):
     """Row max; ``nnan`` lets it vectorise: a NaN logit still makes the exp-sum (so the loss) NaN."""
     m = x[0]
@@ -95,13 +95,13 @@ def _prob_row(x, t, g, w, eps, gscale, want_grad):
     return total_q * math.log(l) + spread
 
 
-@njit(cache=_CACHE, nogil=True)
+@njit(cache=_CACHE, nogil=True, error_model="numpy")
 def _class_serial(x, y, w, ignore, eps, scale, out_loss, out_grad, want_grad):
     for i in range(x.shape[0]):
         out_loss[i] = _class_dispatch(x[i], y[i], out_grad[i], w, ignore, eps, scale[i], want_grad)
 
 
-@njit(cache=_CACHE, nogil=True, parallel=True)
+@njit(cache=_CACHE, nogil=True, error_model="numpy", parallel=True)
 def _class_parallel(x, y, w, ignore, eps, scale, out_loss, out_grad, want_grad):
     for i in prange(x.shape[0]):
         out_loss[i] = _class_dispatch(x[i], y[i], out_grad[i], w, ignore, eps, scale[i], want_grad)
@@ -120,13 +120,13 @@ def _class_dispatch(x, y, g, w, ignore, eps, gscale, want_grad):
     return _class_row(x, y, g, w, eps, gscale, want_grad)
 
 
-@njit(cache=_CACHE, nogil=True)
+@njit(cache=_CACHE, nogil=True, error_model="numpy")
 def _prob_serial(x, t, w, eps, scale, out_loss, out_grad, want_grad):
     for i in range(x.shape[0]):
         out_loss[i] = _prob_row(x[i], t[i], out_grad[i], w, eps, scale[i], want_grad)
 
 
-@njit(cache=_CACHE, nogil=True, parallel=True)
+@njit(cache=_CACHE, nogil=True, error_model="numpy", parallel=True)
 def _prob_parallel(x, t, w, eps, scale, out_loss, out_grad, want_grad):
     for i in prange(x.shape[0]):
         out_loss[i] = _prob_row(x[i], t[i], out_grad[i], w, eps, scale[i], want_grad)

@@ -39,7 +39,8 @@ def cross_entropy_rows(logits, target, weight=None, ignore_index=-100, label_smo
     x = np.asarray(logits)
     q, denom = target_weights(x.shape[1], target, weight, ignore_index, label_smoothing, x.dtype)
     logp = log_softmax(x)
-    rows = -(q * logp).sum(axis=1)
+    # a class with no target weight costs nothing, even at a -inf logit (0 * -inf), as torch
+    rows = -np.where(q != 0, q * logp, 0.0).sum(axis=1)
     grad = None
     if need_grad:
         grad = q.sum(axis=1, keepdims=True) * np.exp(logp) - q
@@ -49,9 +50,10 @@ def cross_entropy_rows(logits, target, weight=None, ignore_index=-100, label_smo
 def rows(logits, target, weight=None, *, ignore_index, label_smoothing, out_loss=None, out_grad=None,
          grad_scale=None, stream=None) -> None:
     """The backend protocol (``fastseg/ops/_rowop.py``) over :func:`cross_entropy_rows`."""
-    loss, grad, _ = cross_entropy_rows(logits, target, weight, ignore_index, label_smoothing,
-                                       need_grad=out_grad is not None)
-    if out_loss is not None:
-        out_loss[...] = loss
-    if out_grad is not None:
-        out_grad[...] = grad * np.reshape(np.asarray(grad_scale, np.float64), (-1, 1)).astype(grad.dtype)
+    with np.errstate(all="ignore"):  # NaN and inf are data here (docs/design.md): no warnings
+        loss, grad, _ = cross_entropy_rows(logits, target, weight, ignore_index, label_smoothing,
+                                           need_grad=out_grad is not None)
+        if out_loss is not None:
+            out_loss[...] = loss
+        if out_grad is not None:
+            out_grad[...] = grad * np.reshape(np.asarray(grad_scale, np.float64), (-1, 1)).astype(grad.dtype)

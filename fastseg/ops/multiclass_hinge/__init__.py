@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..._dispatch import compute_dtype
 from .. import _rowop
-from .._rowop import Plan, RowOp, real_option
+from .._rowop import Plan, RowOp, class_count, float_input, real_option
 
 REDUCTIONS = _rowop.REDUCTIONS
 
@@ -23,10 +22,10 @@ def make_plan(shapes, dtypes, *, margin=1.0, p=1, divide_by_classes=False) -> Pl
     """Validate ``(scores, labels, weight)`` and the options; scores ``(N, C)`` in the compute
     dtype, labels int64 ``(N,)``, weight float64 ``(C,)``."""
     (s_shape, y_shape, w_shape), (s_dtype, y_dtype, w_dtype) = shapes, dtypes
-    if s_dtype.kind != "f":
-        raise TypeError(f"scores must be a floating-point array (float16/32/64); got {s_dtype}")
+    work = float_input("scores", s_dtype)
     if len(s_shape) != 2:
         raise ValueError(f"scores must have shape (N, C); got {s_shape}")
+    class_count("scores", s_shape)
     if y_dtype.kind not in "iu":
         raise TypeError(f"labels must be an integer array of class indices; got {y_dtype}")
     if y_shape != s_shape[:1]:
@@ -40,7 +39,6 @@ def make_plan(shapes, dtypes, *, margin=1.0, p=1, divide_by_classes=False) -> Pl
         raise ValueError(f"p must be 1 or 2; got {p!r}")
     margin = real_option("margin", margin)
     n = s_shape[0]
-    work = compute_dtype(s_dtype)
     return Plan(n, (n,), (s_shape, (n,), w_shape), (work, np.dtype(np.int64), None if w_shape is None else
                                                      np.dtype(np.float64)),
                 (("margin", margin), ("p", int(p)), ("divide_by_classes", bool(divide_by_classes))), s_dtype)

@@ -15,7 +15,7 @@ from numba import njit, prange
 from ..._numba import FASTMATH, cache_enabled, per_row, run_rows
 
 _CACHE = cache_enabled(__file__)
-_jit = njit(cache=_CACHE, nogil=True, fastmath=FASTMATH)
+_jit = njit(cache=_CACHE, nogil=True, error_model="numpy", fastmath=FASTMATH)
 
 
 @_jit
@@ -31,24 +31,29 @@ def _row(s, y, g, margin, p, w, gw, want_grad):
     shift = dt(margin) - s[y]  # margins in the scores' dtype, as the reference: full-width vectors
     zero, two, gw_t = dt(0), dt(2), g.dtype.type(gw)
     loss = 0.0
+    # a NaN score or margin (m != m) adds NaN: the row's loss is NaN, and so is its gradient there
     if p == 1:  # the gradient is a 0/1 count: summed exactly in integers, off the float64 path
         hits = np.int32(0)
+        nans = np.int32(0)
         for j in range(c):
             m = s[j] + shift
             hit = m > zero and j != y
-            loss += m if hit else zero
+            bad = m != m and j != y
+            loss += m if hit or bad else zero
             if want_grad:
-                g[j] = gw_t if hit else zero
+                g[j] = gw_t if hit else (m if bad else zero)
                 hits += np.int32(hit)
-        total = float(hits)
+                nans += np.int32(bad)
+        total = float(hits) if nans == 0 else math.nan
     else:
         total = 0.0
         for j in range(c):
             m = s[j] + shift
             hit = m > zero and j != y
-            loss += m * m if hit else zero
+            bad = m != m and j != y
+            loss += m * m if hit or bad else zero
             if want_grad:
-                d = two * m if hit else zero
+                d = two * m if hit else (m if bad else zero)
                 g[j] = gw_t * d
                 total += d
     if want_grad:
@@ -62,7 +67,7 @@ def _class_weight(weight, y, c, divide):
     return w / c if divide else w
 
 
-@njit(cache=_CACHE, nogil=True)
+@njit(cache=_CACHE, nogil=True, error_model="numpy")
 def _rows_serial(s, labels, weight, margin, p, divide, row_scale, out_loss, out_grad, want_grad):
     c = s.shape[1]
     for i in range(s.shape[0]):
@@ -70,7 +75,7 @@ def _rows_serial(s, labels, weight, margin, p, divide, row_scale, out_loss, out_
         out_loss[i] = _row(s[i], labels[i], out_grad[i], margin, p, w, w * row_scale[i], want_grad)
 
 
-@njit(cache=_CACHE, nogil=True, parallel=True)
+@njit(cache=_CACHE, nogil=True, error_model="numpy", parallel=True)
 def _rows_parallel(s, labels, weight, margin, p, divide, row_scale, out_loss, out_grad, want_grad):
     c = s.shape[1]
     for i in prange(s.shape[0]):

@@ -38,9 +38,10 @@ def _kernel(s, labels, weight, margin, p, divide, scale, row_scale, has_row_scal
     for j in range(tid, c, THREADS):
         m = float64(s[i, j]) + shift
         hit = m > 0 and j != y
-        loss += (m if p == 1 else m * m) if hit else 0.0
+        bad = m != m and j != y  # a NaN score or margin: the row's loss is NaN
+        loss += (m if p == 1 else m * m) if hit else (m if bad else 0.0)
         if want_grad:
-            d = (1.0 if p == 1 else 2.0 * m) if hit else 0.0
+            d = (1.0 if p == 1 else 2.0 * m) if hit else (m if bad else 0.0)
             out_grad[i, j] = gw * d
             total += d
     loss = block_reduce(sh, loss, tid, False)

@@ -22,13 +22,14 @@ def row_losses(scores, labels, *, margin=1.0, p=1, weight=None, divide_by_classe
     m = (margin - correct) + scores  # torch's evaluation order (multi_margin_loss), to the last bit
     m[rows, labels] = 0.0
     positive = m > 0
-    hinge = np.where(positive, m, 0.0)
+    # max(0, m), except that a NaN score or margin gives NaN (docs/design.md, "Bad input policy")
+    hinge = np.where(positive | np.isnan(m), m, 0.0)
     w = np.ones(n, scores.dtype) if weight is None else np.asarray(weight, scores.dtype)[labels]
     scale = w / c if divide_by_classes else w
     loss = (hinge ** p).sum(axis=1) * scale
     if not need_grad:
         return loss.astype(scores.dtype), None
-    grad = (p * hinge ** (p - 1) * positive) * scale[:, None]
+    grad = np.where(np.isnan(m), np.nan, p * hinge ** (p - 1) * positive) * scale[:, None]
     grad[rows, labels] = 0.0
     grad[rows, labels] = -grad.sum(axis=1)
     return loss.astype(scores.dtype), grad.astype(scores.dtype)
@@ -37,9 +38,10 @@ def row_losses(scores, labels, *, margin=1.0, p=1, weight=None, divide_by_classe
 def rows(scores, labels, weight=None, *, margin, p, divide_by_classes, out_loss=None, out_grad=None,
          grad_scale=None, stream=None) -> None:
     """The backend protocol (``fastseg/ops/_rowop.py``) over :func:`row_losses`."""
-    loss, grad = row_losses(scores, labels, margin=margin, p=p, weight=weight,
-                            divide_by_classes=divide_by_classes, need_grad=out_grad is not None)
-    if out_loss is not None:
-        out_loss[...] = loss
-    if out_grad is not None:
-        out_grad[...] = grad * np.reshape(np.asarray(grad_scale, np.float64), (-1, 1)).astype(grad.dtype)
+    with np.errstate(all="ignore"):  # NaN and inf are data here (docs/design.md): no warnings
+        loss, grad = row_losses(scores, labels, margin=margin, p=p, weight=weight,
+                                divide_by_classes=divide_by_classes, need_grad=out_grad is not None)
+        if out_loss is not None:
+            out_loss[...] = loss
+        if out_grad is not None:
+            out_grad[...] = grad * np.reshape(np.asarray(grad_scale, np.float64), (-1, 1)).astype(grad.dtype)

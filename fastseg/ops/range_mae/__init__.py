@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..._dispatch import check_choice, compute_dtype
+from ..._dispatch import check_choice
 from .. import _rowop
-from .._rowop import Plan, RowOp, row_count
+from .._rowop import Plan, RowOp, float_input, row_count
 
 RANGE_REDUCTIONS = ("sum", "mean")
 REDUCTIONS = _rowop.REDUCTIONS
@@ -26,8 +26,7 @@ def make_plan(shapes, dtypes, *, range_reduction: str = "sum") -> Plan:
     every array as ``(rows, L)`` (``lengths`` as ``(rows,)`` int64) in the compute dtype."""
     check_choice("range_reduction", range_reduction, RANGE_REDUCTIONS)
     (true_shape, pred_shape, lengths_shape), (true_dtype, pred_dtype, lengths_dtype) = shapes, dtypes
-    if pred_dtype.kind != "f":
-        raise TypeError(f"y_pred must be a floating-point array (float16/32/64); got {pred_dtype}")
+    work = float_input("y_pred", pred_dtype)
     if true_dtype.kind not in "biuf":
         raise TypeError(f"y_true must be a real numeric or bool array; got {true_dtype}")
     if len(pred_shape) < 1:
@@ -43,7 +42,6 @@ def make_plan(shapes, dtypes, *, range_reduction: str = "sum") -> Plan:
         if lengths_shape != lead:
             raise ValueError(f"lengths must have shape {lead} (one per row of y_pred {pred_shape}); "
                              f"got {lengths_shape}")
-    work = compute_dtype(pred_dtype)
     return Plan(rows, lead, ((rows, length), (rows, length), None if lengths_shape is None else (rows,)),
                 (work, work, None if lengths_shape is None else np.dtype(np.int64)),
                 (("mean_over_ranges", range_reduction == "mean"),), pred_dtype)

@@ -22,7 +22,7 @@ from ..._numba import FASTMATH, cache_enabled, per_row, run_rows
 from ..._simd import LANES, masked_abs_sum, ne_mask, store_range_grad, store_range_grad_lanes
 
 _CACHE = cache_enabled(__file__)
-_jit = njit(cache=_CACHE, nogil=True, fastmath=FASTMATH)
+_jit = njit(cache=_CACHE, nogil=True, error_model="numpy", fastmath=FASTMATH)
 
 
 @_jit
@@ -136,26 +136,26 @@ def _row_grad(t, p, g, n, mean, scale):
     return _finish(loss, n_ranges, mean)
 
 
-@njit(cache=_CACHE, nogil=True)
+@njit(cache=_CACHE, nogil=True, error_model="numpy")
 def _forward_serial(t, p, lengths, mean, out_loss):
     for b in range(t.shape[0]):
         out_loss[b] = _row_loss(t[b], p[b], lengths[b], mean)
 
 
-@njit(cache=_CACHE, nogil=True, parallel=True)
+@njit(cache=_CACHE, nogil=True, error_model="numpy", parallel=True)
 def _forward_parallel(t, p, lengths, mean, out_loss):
     for b in prange(t.shape[0]):
         out_loss[b] = _row_loss(t[b], p[b], lengths[b], mean)
 
 
-@njit(cache=_CACHE, nogil=True)
+@njit(cache=_CACHE, nogil=True, error_model="numpy")
 def _fused_serial(t, p, lengths, mean, row_scale, out_loss, out_grad, out_true, want_true):
     for b in range(t.shape[0]):
         out_loss[b] = _row_loss_grad(t[b], p[b], out_grad[b], out_true[b], lengths[b], mean, row_scale[b],
                                      want_true)
 
 
-@njit(cache=_CACHE, nogil=True, parallel=True)
+@njit(cache=_CACHE, nogil=True, error_model="numpy", parallel=True)
 def _fused_parallel(t, p, lengths, mean, row_scale, out_loss, out_grad, out_true, want_true):
     for b in prange(t.shape[0]):
         out_loss[b] = _row_loss_grad(t[b], p[b], out_grad[b], out_true[b], lengths[b], mean, row_scale[b],

@@ -75,11 +75,12 @@ def row_losses(y_true, y_pred, lengths=None, *, range_reduction="sum", need_grad
 def rows(y_true, y_pred, lengths=None, *, mean_over_ranges: bool, out_loss=None, out_grad=None,
          out_grad_true=None, grad_scale=None, stream=None) -> None:
     """The backend protocol (``fastseg/ops/_rowop.py``) over :func:`row_losses`."""
-    loss, grad = row_losses(y_true, y_pred, lengths, need_grad=out_grad is not None,
-                            range_reduction="mean" if mean_over_ranges else "sum")
-    if out_loss is not None:
-        out_loss[...] = loss
-    if out_grad is not None:
-        out_grad[...] = grad * np.reshape(np.asarray(grad_scale, np.float64), (-1, 1)).astype(grad.dtype)
-        if out_grad_true is not None:
-            out_grad_true[...] = -out_grad
+    with np.errstate(all="ignore"):  # NaN and inf are data here (docs/design.md): no warnings
+        loss, grad = row_losses(y_true, y_pred, lengths, need_grad=out_grad is not None,
+                                range_reduction="mean" if mean_over_ranges else "sum")
+        if out_loss is not None:
+            out_loss[...] = loss
+        if out_grad is not None:
+            out_grad[...] = grad * np.reshape(np.asarray(grad_scale, np.float64), (-1, 1)).astype(grad.dtype)
+            if out_grad_true is not None:
+                out_grad_true[...] = -out_grad
