@@ -18,7 +18,7 @@ class Launch:
         if x is None:
             return None
         if isinstance(x, np.ndarray):
-            if x.strides[0] == 0:
+            if not out and not x.flags.c_contiguous:  # strided or stride-0 host inputs: one copy
                 x = np.ascontiguousarray(x)
             dev = cuda.to_device(x, stream=self.stream)
             if out:

@@ -53,7 +53,8 @@ __device__ void class_row(const T* x, long long n_classes, long long y, const do
       g[c] = T(gs * xent_grad(total_q, static_cast<double>(fast_exp(T(x[c] - mt))), l,
                               class_target_weight(c, y, a, b, w ? w[c] : 1.0)));
   }
-  if (grp.rank == 0) *out_loss = T(total_q * log(l) + a * (m - static_cast<double>(x[y])) + b * spread);
+  double label_term = a != 0.0 ? a * (m - static_cast<double>(x[y])) : 0.0;  // absent at a == 0 (0 * inf)
+  if (grp.rank == 0) *out_loss = T(total_q * log(l) + label_term + b * spread);
 }
 
 template <class T, class G>
@@ -86,7 +87,7 @@ __device__ void keras_row(const T* t, const T* p, long long n_classes, double ep
   double total = 0.0;
   for (long long c = grp.rank; c < n_classes; c += G::size) total += static_cast<double>(p[c]);
   total = grp.sum(total);
-  if (!(total - total == 0.0)) {  // a NaN or inf prediction: a NaN row (docs/design.md)
+  if (!(total - total == 0.0) || total == 0.0) {  // nothing to normalise by: a NaN row (docs/design.md)
     if (g) for (long long c = grp.rank; c < n_classes; c += G::size) g[c] = T(quiet_nan());
     if (grp.rank == 0) *out_loss = T(quiet_nan());
     return;

@@ -42,7 +42,8 @@ inline double class_row_serial(const T* x, long long n_classes, long long y, con
     for (long long c = 0; c < n_classes; ++c)
       g[c] = T(gs * xent_grad(total_q, std::exp(static_cast<double>(x[c]) - m), l,
                               class_target_weight(c, y, a, b, w ? w[c] : 1.0)));
-  return total_q * std::log(l) + a * (m - static_cast<double>(x[y])) + b * spread;
+  double label_term = a != 0.0 ? a * (m - static_cast<double>(x[y])) : 0.0;  // absent at a == 0 (0 * inf)
+  return total_q * std::log(l) + label_term + b * spread;
 }
 
 // Row max and l = sum exp(x - m) in double, serially.
@@ -81,7 +82,7 @@ inline double keras_row_serial(const T* t, const T* p, long long n_classes, doub
   const double lo = 1e-7, hi = 1.0 - 1e-7, smooth = eps / static_cast<double>(n_classes);
   double total = 0.0, loss = 0.0, kept_t = 0.0;
   for (long long c = 0; c < n_classes; ++c) total += static_cast<double>(p[c]);
-  if (!(total - total == 0.0)) {  // a NaN or inf prediction: a NaN row (docs/design.md)
+  if (!(total - total == 0.0) || total == 0.0) {  // nothing to normalise by: a NaN row (docs/design.md)
     if (g) for (long long c = 0; c < n_classes; ++c) g[c] = T(quiet_nan());
     return quiet_nan();
   }

@@ -62,7 +62,9 @@ def _keras_prob_row(t, p, g, eps, gscale, want_grad):
     total = 0.0
     for c in range(c_count):
         total += p[c]
-    if not math.isfinite(total):  # a NaN or inf prediction: a NaN row (docs/design.md)
+    # nothing to normalise by: a NaN row (docs/design.md); not math.isfinite, which the kernels'
+    # fastmath flags let LLVM fold to True
+    if total != total or abs(total) == math.inf or total == 0.0:
         if want_grad:
             g[:] = math.nan
         return math.nan

@@ -24,7 +24,7 @@ def _keras_kernel(t, p, eps, scale, row_scale, has_rs, out_loss, out_grad, want_
     for c in range(tid, c_count, THREADS):
         total += float64(p[i, c])
     total = block_reduce(sh, total, tid, False)
-    if not math.isfinite(total):  # a NaN or inf prediction: a NaN row (docs/design.md)
+    if not math.isfinite(total) or total == 0.0:  # nothing to normalise by: a NaN row (docs/design.md)
         if want_grad:
             for c in range(tid, c_count, THREADS):
                 out_grad[i, c] = math.nan

@@ -27,9 +27,13 @@ def categorical_crossentropy_rows(y_true, y_pred, from_logits=False, label_smoot
     q = p / total
     kept = (q >= KERAS_EPSILON) & (q <= 1 - KERAS_EPSILON)
     rows = -(t * np.log(np.clip(q, KERAS_EPSILON, 1 - KERAS_EPSILON))).sum(axis=1)
+    # predictions summing to zero, NaN or inf cannot be normalised: a NaN row (docs/design.md)
+    bad = ~np.isfinite(total[:, 0]) | (total[:, 0] == 0)
+    rows = np.where(bad, np.nan, rows)
     grad = None
     if need_grad:
         grad = np.where(kept, -t / np.where(kept, p, 1), 0) + (t * kept).sum(axis=1, keepdims=True) / total
+        grad = np.where(bad[:, None], np.nan, grad)
     return rows.astype(p.dtype), grad if grad is None else grad.astype(p.dtype)
 
 

@@ -72,7 +72,8 @@ def _class_row(x, y, g, w, eps, gscale, want_grad):
             for c in range(c_count):
                 g[c] = ratio * g[c] - g.dtype.type(gb * w[c])
         g[y] -= g.dtype.type(gscale * a)
-    return total_q * log_l + a * (m - x[y]) + b * spread
+    # a == 0 (label_smoothing=1): the label's own term is absent, even at a -inf logit (0 * inf)
+    return total_q * log_l + (a * (m - x[y]) if a != 0.0 else 0.0) + b * spread
 
 
 @_jit

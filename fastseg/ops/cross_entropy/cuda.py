@@ -64,7 +64,8 @@ def _class_kernel(x, y, w, ignore, eps, scale, row_scale, has_rs, out_loss, out_
             q = b * w[c] + (a if c == label else 0.0)
             out_grad[i, c] = gs * (total_q * math.exp(float64(x[i, c]) - m) / l - q)
     if tid == 0:
-        out_loss[i] = total_q * math.log(l) + a * (m - float64(x[i, label])) + b * spread
+        label_term = a * (m - float64(x[i, label])) if a != 0.0 else 0.0  # absent at a == 0 (0 * inf)
+        out_loss[i] = total_q * math.log(l) + label_term + b * spread
 
 
 @cuda.jit

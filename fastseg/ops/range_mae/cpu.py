@@ -80,7 +80,8 @@ def _unit_stride(a):
 def _finish(loss, n_ranges, mean):
     if mean and n_ranges > 0:
         loss /= n_ranges
-    return loss if math.isfinite(loss) else math.nan
+    # not math.isfinite: under the kernels' fastmath flags LLVM may fold it to True
+    return loss if loss == loss and abs(loss) != math.inf else math.nan
 
 
 @_jit
