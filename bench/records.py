@@ -69,5 +69,5 @@ def gpu_runs(results: Path = RESULTS) -> list[Path]:
 
 
 def load(path: Path) -> dict:
-    """One saved record."""
-    return json.loads(path.read_text())
+    """One saved record, local paths scrubbed (for records saved before they were scrubbed)."""
+    return scrub_paths(json.loads(path.read_text()))

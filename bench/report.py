@@ -208,12 +208,12 @@ def main(argv: list[str] | None = None) -> None:
     out = args.out or args.results / "REPORT.md"
     plots = args.plots or args.results / "plots"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("# Benchmark report\n\n" + records.scrub_paths(render(args.results, plots, out.parent)))
+    out.write_text("# Benchmark report\n\n" + render(args.results, plots, out.parent))
     print(f"wrote {out}")
     for png in sorted(plots.glob("*.png")):
         print(f"wrote {png}")
     if args.readme:
-        block = records.scrub_paths(render(args.results, plots, args.readme.parent))
+        block = render(args.results, plots, args.readme.parent)
         args.readme.write_text(replace_block(args.readme.read_text(), block))
         print(f"rewrote the report block of {args.readme}")
 
