@@ -5,6 +5,7 @@ import importlib.util
 import os
 import shutil
 import sys
+import types
 
 from cuda_driver import gpu_count
 
@@ -46,6 +47,32 @@ def pytest_runtest_setup(item):
     module = BACKEND_NEEDS.get(backend)
     if module and importlib.util.find_spec(module) is None:
         pytest.skip(f"backend={backend!r} needs {module}: pip install 'fastseg-kernels[cuda]'")
+
+
+def _ours(name: str) -> bool:
+    return name.split(".")[0] in ("fastseg", "cupy")
+
+
+@pytest.fixture
+def restore_modules():
+    """Undo, after the test, what it imported of fastseg and CuPy (or stand-ins for them): the
+    sys.modules entries, and the submodule attributes of fastseg's packages, as they were before.
+    For tests that import fastseg's modules afresh against a missing or fake dependency, so that
+    no later test gets a module bound to it."""
+    before = {name: module for name, module in sys.modules.items() if _ours(name)}
+    namespaces = {name: dict(vars(module)) for name, module in before.items() if module is not None}
+    yield
+    for name in [n for n in sys.modules if _ours(n) and n not in before]:
+        del sys.modules[name]
+    sys.modules.update(before)
+    for name, saved in namespaces.items():  # `import a.b` sets a.b: put back what a.b was
+        namespace = vars(before[name])
+        for key, value in list(namespace.items()):
+            if isinstance(value, types.ModuleType) and saved.get(key, None) is not value:
+                if key in saved:
+                    namespace[key] = saved[key]
+                else:
+                    del namespace[key]
 
 
 @pytest.fixture(scope="session")

@@ -26,9 +26,10 @@ def _make_command(target: str, **variables) -> str:
     """The command ``make TARGET`` runs last, for this Python's environment, without installing."""
     venv = Path(sys.executable).parent.parent
     stamp = venv / f".{target.removeprefix('bench-').replace('report', 'bench')}-installed"
-    args = ["make", "-s", "-n", "-o", str(stamp), target, f"VENV={venv}"]
+    args = ["make", "-s", "-n", "--no-print-directory", "-o", str(stamp), target, f"VENV={venv}"]
     args += [f"{k}={v}" for k, v in variables.items()]
-    out = subprocess.run(args, cwd=REPO, capture_output=True, text=True, check=True)
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS", "MAKEOVERRIDES")}
+    out = subprocess.run(args, cwd=REPO, capture_output=True, text=True, check=True, env=env)
     return out.stdout.strip().replace("\\\n", " ").splitlines()[-1]
 
 

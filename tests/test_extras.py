@@ -16,6 +16,7 @@ import pytest
 import fastseg
 from fastseg._extras import MissingExtraError, NoGPUError, install_hint, require
 
+pytestmark = pytest.mark.usefixtures("restore_modules")  # no module bound to a fake outlives a test
 OPS = ("range_mae", "multiclass_hinge", "cross_entropy")
 
 

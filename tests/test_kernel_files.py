@@ -11,6 +11,7 @@ import pytest
 
 from fastseg import _kernel_files
 
+pytestmark = pytest.mark.usefixtures("restore_modules")  # no module bound to a fake outlives a test
 KERNELS = Path(__file__).resolve().parents[1] / "kernels"
 
 
