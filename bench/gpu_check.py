@@ -7,25 +7,22 @@
     schedule's kernels alone (replayed from a CUDA graph: no host overhead), the torch op end to
     end, the best vectorised torch version, and a device-to-device copy of the same bytes (the
     bandwidth roofline, timed the same way); the other ops' kernels against torch's losses.
-Prints a table; writes gpu_check.json to $OUT when it is set.
+Prints a table; always writes the results as JSON and prints where: $OUT/gpu_check.json when $OUT
+is set, else bench/results/gpu_check_<device>.json (bench/report.py renders it).
 """
 
 from __future__ import annotations
 
 import importlib
-import json
 import os
+import re
 import sys
 import time
 import traceback
+from pathlib import Path
 
 import numpy as np
 import torch
-
-if not hasattr(np, "row_stack"):
-    # numba-cuda 0.30 registers an overload for np.row_stack, which NumPy 2.5 removed; without
-    # this alias no Numba CUDA kernel compiles on such a machine (a third-party pairing bug).
-    np.row_stack = np.vstack
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
@@ -417,6 +414,24 @@ def overhead_breakdown(backend, shape=(4096, 1024), reps=50):
         print(f"  {name:<24} {us:8.1f}us")
 
 
+def results_path(device: str) -> Path:
+    """Where the JSON goes: ``$OUT/gpu_check.json`` when ``$OUT`` is set (a lent GPU machine's
+    outbox), else ``bench/results/gpu_check_<device>.json`` (e.g. ``gpu_check_h200.json``), which
+    ``bench/report.py`` renders."""
+    if os.environ.get("OUT"):
+        return Path(os.environ["OUT"]) / "gpu_check.json"
+    slug = re.sub(r"[^a-z0-9]+", "_", device.lower().removeprefix("nvidia ")).strip("_") or "gpu"
+    return Path(__file__).resolve().parent / "results" / f"gpu_check_{slug}.json"
+
+
+def write_results(results: dict) -> Path:
+    """Write ``results`` as JSON, local paths made relative (bench/records.py); return the path."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import records
+
+    return records.write_json(results_path(results.get("device") or "gpu"), results)
+
+
 def main():
     start = time.time()
     if not torch.cuda.is_available():
@@ -448,9 +463,7 @@ def main():
         overhead_breakdown(backend)
     RESULTS["ok"] = bool(ok)
     RESULTS["seconds"] = time.time() - start
-    if os.environ.get("OUT"):
-        with open(os.path.join(os.environ["OUT"], "gpu_check.json"), "w") as f:
-            json.dump(RESULTS, f, indent=1)
+    print(f"\nwrote {write_results(RESULTS)}")
     print(f"\n{'ALL CORRECT' if ok else 'SOME CHECKS FAILED'} in {RESULTS['seconds']:.0f}s")
     sys.exit(0 if ok else 1)
 

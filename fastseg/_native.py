@@ -1,43 +1,60 @@
 """CuPy plumbing shared by every op's ``native`` backend: finding and loading the CUDA C++
-kernels, zero-copy views of device buffers, launching on the caller's device and stream."""
+kernels, zero-copy views of device buffers, launching on the caller's device and stream.
+
+Importing it raises :class:`~fastseg._extras.MissingExtraError` when CuPy (the ``cuda`` extra)
+is not installed; a call on host arrays raises :class:`~fastseg._extras.NoGPUError` when CuPy
+finds no usable GPU.
+
+Kernels load from the fatbin that ``make fatbins`` builds (``build/<op>.fatbin``) when it is at
+least as new as ``kernels/<op>.cu`` and every header that includes; otherwise, and when the
+fatbin does not load on the device (a GPU it has no code for), ``<op>.cu`` is compiled with NVRTC.
+"""
 
 from __future__ import annotations
 
 import functools
-import os
-from pathlib import Path
+import warnings
 
-import cupy
 import numpy as np
 
 from ._device import DeviceBuffer
+from ._extras import NoGPUError, require
+from ._kernel_files import find, fresh_fatbin, kernel_dirs
 
+FEATURE = "backend='native' (CUDA C++ kernels through CuPy)"
+cupy = require("cupy", extra="cuda", feature=FEATURE)
 
-def kernel_dirs() -> list[Path]:
-    """Where the ``.cu`` sources and built fatbins may be, in order of preference."""
-    dirs = [Path(os.environ["FASTSEG_KERNEL_DIR"])] if os.environ.get("FASTSEG_KERNEL_DIR") else []
-    repo = Path(__file__).resolve().parents[1]
-    dirs += [repo / "build", repo / "kernels"]
+@functools.lru_cache(maxsize=None)
+def _gpu_problem() -> str | None:
+    """None when CuPy can use a GPU here, else why not (one line, possibly empty)."""
+    if cupy.is_available():
+        return None
     try:
-        from importlib.resources import files
-
-        dirs.append(Path(str(files("fastseg.kernels"))))
-    except (ImportError, ModuleNotFoundError, TypeError):
-        pass
-    return dirs
+        cupy.cuda.runtime.getDeviceCount()
+    except cupy.cuda.runtime.CUDARuntimeError as err:
+        return " ".join(str(err).split())
+    return ""
 
 
-def find(name: str) -> Path | None:
-    return next((d / name for d in kernel_dirs() if (d / name).is_file()), None)
+def require_gpu() -> None:
+    """Raise :class:`~fastseg._extras.NoGPUError` unless CuPy can use a GPU here."""
+    problem = _gpu_problem()
+    if problem is not None:
+        raise NoGPUError(FEATURE, problem or None)
 
 
 @functools.lru_cache(maxsize=None)
 def load_module(op: str, from_source: bool = False) -> cupy.RawModule:
-    """``kernels/<op>.cu`` as a CuPy module: the CMake-built fatbin when one is found, else NVRTC
-    from the shipped source (one per process; CuPy compiles per device on first use)."""
-    fatbin = None if from_source else find(f"{op}.fatbin")
-    if fatbin is not None:
-        return cupy.RawModule(path=str(fatbin))
+    """``kernels/<op>.cu`` as a CuPy module: the CMake-built fatbin when one is found that is not
+    older than its sources, else NVRTC from the shipped source (one per process; CuPy compiles
+    per device on first use)."""
+    if not from_source:
+        fatbin, why = fresh_fatbin(op)
+        if fatbin is not None:
+            return cupy.RawModule(path=str(fatbin))
+        if find(f"{op}.fatbin") is not None:
+            warnings.warn(f"{why}: compiling {op}.cu with NVRTC instead (run `make fatbins` to rebuild it)",
+                          stacklevel=2)
     source = find(f"{op}.cu")
     if source is None:
         raise FileNotFoundError(f"{op}.cu not found in any of {[str(d) for d in kernel_dirs()]}")
@@ -56,9 +73,18 @@ NULL = np.uint64(0)
 
 @functools.lru_cache(maxsize=None)
 def function(op: str, name: str, device: int):
-    """Kernel ``name`` of ``kernels/<op>.cu`` on CUDA device ``device`` (looked up once)."""
+    """Kernel ``name`` of ``kernels/<op>.cu`` on CUDA device ``device`` (looked up once). A fatbin
+    that does not load on this device (no SASS or PTX it can run) falls back to NVRTC."""
     with cupy.cuda.Device(device):
-        return load_module(op).get_function(name)
+        try:
+            return load_module(op).get_function(name)
+        except cupy.cuda.driver.CUDADriverError as err:
+            fatbin, _ = fresh_fatbin(op)
+            if fatbin is None:
+                raise
+            warnings.warn(f"{fatbin.name} does not load on CUDA device {device} ({err}): compiling "
+                          f"{op}.cu with NVRTC instead", stacklevel=2)
+            return load_module(op, from_source=True).get_function(name)
 
 
 @functools.lru_cache(maxsize=64)
@@ -104,7 +130,8 @@ class Call:
         self.copy_back = []
 
     def __enter__(self):
-        if self.device is None:
+        if self.device is None:  # host arrays only: a device array proves there is a GPU
+            require_gpu()
             self.device = cupy.cuda.Device().id
         self._device = cupy.cuda.Device(self.device)
         self._device.__enter__()

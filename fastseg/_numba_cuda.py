@@ -1,16 +1,57 @@
 """Numba CUDA plumbing shared by every op's ``cuda`` backend: zero-copy device views of the
-caller's buffers and launching on the caller's stream."""
+caller's buffers and launching on the caller's stream.
+
+Importing it raises :class:`~fastseg._extras.MissingExtraError` when the Numba CUDA target
+(``numba-cuda``, the ``cuda`` extra) is not installed; the first launch raises
+:class:`~fastseg._extras.NoGPUError` when no CUDA driver or GPU can be used.
+"""
 
 from __future__ import annotations
 
+import functools
+import importlib.util
+
 import numpy as np
-from numba import cuda
+
+from ._extras import MissingExtraError, NoGPUError
+
+FEATURE = "backend='cuda' (Numba CUDA kernels)"
+
+if not hasattr(np, "row_stack"):
+    # numba-cuda 0.30 registers an overload for np.row_stack, which NumPy 2.5 removed: without
+    # this alias no Numba CUDA kernel compiles with that pairing (the overload is registered when
+    # the first kernel compiles, after this module is imported).
+    np.row_stack = np.vstack
+
+if importlib.util.find_spec("numba_cuda") is None:
+    # numba's own numba.cuda is deprecated and not the target fastseg runs on
+    raise MissingExtraError(FEATURE, "numba-cuda", "cuda")
+
+from numba import cuda  # noqa: E402
+
+
+@functools.lru_cache(maxsize=None)
+def _driver_problem() -> str | None:
+    """None when Numba CUDA can launch kernels here (a working driver and device, or the
+    simulator), else why not (one line, possibly empty). Checked once per process."""
+    if cuda.is_available():
+        return None
+    err = cuda.cuda_error() if hasattr(cuda, "cuda_error") else None
+    return " ".join(str(err or "").split()).rstrip(" :")
+
+
+def require_gpu() -> None:
+    """Raise :class:`~fastseg._extras.NoGPUError` unless Numba CUDA can launch kernels here."""
+    problem = _driver_problem()
+    if problem is not None:
+        raise NoGPUError(FEATURE, problem or None)
 
 
 class Launch:
     """Device views of the arguments (copies for host arrays) and the stream to launch on."""
 
     def __init__(self, stream):
+        require_gpu()
         self.stream = cuda.external_stream(stream) if stream else cuda.default_stream()
         self.copy_back = []
 

@@ -43,6 +43,31 @@ def test_finding_2_zero_classes_is_an_error_not_a_read_past_the_row():
             fastseg.categorical_crossentropy(np.zeros((2, 0)), np.zeros((2, 0)), backend=backend)
 
 
+@pytest.mark.parametrize("name", ["cross_entropy", "categorical_crossentropy", "multiclass_hinge", "range_mae"])
+def test_finding_2_kernels_never_read_past_empty_rows(name):
+    """Past the Python checks (as a direct backend call): 0 classes or 0-length rows give NaN or 0
+    rows and read nothing (``make test-boundscheck`` runs this with Numba's bounds checks)."""
+    from fastseg.ops import _rowop  # noqa: F401
+    import importlib
+    cpu = importlib.import_module(f"fastseg.ops.{name}.cpu")
+    x, loss, grad = np.zeros((3, 0)), np.full(3, -7.0), np.zeros((3, 0))
+    if name == "cross_entropy":
+        for target in (np.zeros((3, 0)), np.array([0, -100, 1])):
+            cpu.rows(x, target, None, ignore_index=-100, label_smoothing=0.1, out_loss=loss, out_grad=grad,
+                     grad_scale=1.0)
+            assert np.isnan(loss[0]) and not (loss == -7).any()
+    elif name == "categorical_crossentropy":
+        cpu.rows(x, x, from_logits=False, label_smoothing=0.0, out_loss=loss, out_grad=grad, grad_scale=1.0)
+        assert np.isnan(loss).all()
+    elif name == "multiclass_hinge":
+        cpu.rows(x, np.array([0, 1, -1]), None, margin=1.0, p=1, divide_by_classes=False, out_loss=loss,
+                 out_grad=grad, grad_scale=1.0)
+        assert np.isnan(loss).all()
+    else:
+        cpu.rows(x, x, None, mean_over_ranges=True, out_loss=loss, out_grad=grad, grad_scale=1.0)
+        assert (loss == 0).all()
+
+
 def test_finding_3_zero_sum_predictions_give_nan_not_an_exception():
     for rows in (1, 20000):  # the parallel kernel too
         for backend in ("reference", "cpu"):

@@ -3,7 +3,6 @@ the simulator (NUMBA_ENABLE_CUDASIM=1, set in conftest): tiny shapes, several ti
 Tests that need a real GPU are marked ``gpu`` and skip without one."""
 
 import os
-import shutil
 
 import numpy as np
 import pytest
@@ -14,8 +13,7 @@ from range_mae_cases import HAND_RANGES, HAND_TABLES, piecewise_rows  # noqa: E4
 from tolerance import assert_close  # noqa: E402
 
 SIMULATED = os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
-HAS_GPU = shutil.which("nvidia-smi") is not None
-gpu = pytest.mark.skipif(not HAS_GPU, reason="needs a CUDA GPU")
+gpu = pytest.mark.gpu  # conftest: runs on a working CUDA driver and GPU, else skips with the reason
 
 
 def _run(backend_module, y_true, y_pred, lengths, mean, scale=1.0):

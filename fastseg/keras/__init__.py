@@ -8,6 +8,10 @@ XLA-compiles the train step, i.e. ``jit_compile=True``). On the torch backend it
 
 from __future__ import annotations
 
+from .._extras import require as _require
+
+_require("keras", extra="tensorflow", feature="fastseg.keras")  # one clear error if it is missing
+
 import keras
 
 from .._dispatch import check_choice

@@ -1,6 +1,10 @@
 """PyTorch adapters: autograd-aware ops registered with ``torch.library`` (eager,
 ``torch.compile(fullgraph=True)``, DDP) and ``nn.Module`` losses."""
 
+from .._extras import require as _require
+
+_require("torch", extra="torch", feature="fastseg.torch")  # one clear error if it is missing
+
 from .cross_entropy import CrossEntropyLoss, cross_entropy
 from .multiclass_hinge import MulticlassHingeLoss, multiclass_hinge
 from .range_mae import RangeMAELoss, range_mae

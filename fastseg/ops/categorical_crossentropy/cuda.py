@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import math
 
-from numba import cuda, float64
 
-from ..._numba_cuda import BLOCK, Launch, block_reduce, scratch_rows
+from ..._numba_cuda import BLOCK, Launch, block_reduce, scratch_rows  # first: the clear missing-extra error
+from numba import cuda, float64
 from ..cross_entropy import cuda as ce_cuda
 
 THREADS = BLOCK

@@ -80,6 +80,8 @@ def _class_row(x, y, g, w, eps, gscale, want_grad):
 def _prob_row(x, t, g, w, eps, gscale, want_grad):
     """Probability target ``t``: ``q_c = w_c (t_c (1 - eps) + eps / C)``."""
     c_count = x.shape[0]
+    if c_count == 0:  # nothing to normalise over (the Python layer rejects it first)
+        return math.nan
     m = _max(x)
     l = _exp_sum(x, m, g, want_grad)
     total_q = 0.0

@@ -21,9 +21,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import cuda, float64, int32, int64
 
-from ..._numba_cuda import BLOCK, Launch, block_reduce, device_constant, scratch_rows
+from ..._numba_cuda import BLOCK, Launch, block_reduce, device_constant, scratch_rows  # first: the clear missing-extra error
+from numba import cuda, float64, int32, int64
 
 THREADS = BLOCK
 
