@@ -15,7 +15,7 @@ import pytest
 import fastseg
 from fastseg import config
 from fastseg.baselines import piecewise_constant, range_mae_python_loop, range_mae_torch_vectorized
-from fastseg.ops.range_mae import reference
+from fastseg.ops.range_loss import reference
 
 torch = pytest.importorskip("torch")
 
@@ -140,7 +140,7 @@ def test_tf_fwd_bwd(benchmark, member):
     tf = _tf()
     import fastseg.tensorflow as fst
     from fastseg.baselines import range_mae_tf_ragged
-    from fastseg.tensorflow.range_mae import composite
+    from fastseg.tensorflow.range_loss import composite
 
     rows_fn = {
         "fastseg": lambda t, p: fst.range_mae(t, p, range_reduction="mean", reduction="none"),

@@ -29,7 +29,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 import fastseg  # noqa: E402
 import fastseg.torch as ft  # noqa: E402
 from fastseg.baselines import piecewise_constant, range_mae_torch_vectorized  # noqa: E402
-from fastseg.ops.range_mae import reference  # noqa: E402
+from fastseg.ops.range_loss import reference  # noqa: E402
 from fastseg import config  # noqa: E402
 from fastseg.torch._adapter import kernel_array as device_buffer  # noqa: E402
 
@@ -40,7 +40,7 @@ def available_backends():
     names = []
     for name in ("cuda", "native"):
         try:
-            importlib.import_module(f"fastseg.ops.range_mae.{name}")
+            importlib.import_module(f"fastseg.ops.range_loss.{name}")
             names.append(name)
         except Exception as err:  # noqa: BLE001 - report and go on
             print(f"backend {name}: not importable ({type(err).__name__}: {err})")
@@ -333,7 +333,7 @@ def bench(backends, shapes=((4096, 1024), (65536, 1024))):
         rows_out.append(("device copy, bytes of fwd+bwd (12n)", "fwd+bwd", t_copy3, 12 * n))
         rows_out.append(("device copy, bytes of bwd (12n)", "bwd", t_copy3, 12 * n))
         for backend in backends:
-            kernels = importlib.import_module(f"fastseg.ops.range_mae.{backend}")
+            kernels = importlib.import_module(f"fastseg.ops.range_loss.{backend}")
             bt, bp, bloss, bgrad = map(device_buffer, (t, p, loss_rows, grad))  # as fastseg.torch passes them
             stream = torch.cuda.current_stream().cuda_stream
             for schedule, overrides in (RANGE_MAE_PLANS.items() if backend == "native" else [(None, {})]):
@@ -384,7 +384,7 @@ def overhead_breakdown(backend, shape=(4096, 1024), reps=50):
     once at the end, so launches queue up)."""
     import importlib
 
-    kernels = importlib.import_module(f"fastseg.ops.range_mae.{backend}")
+    kernels = importlib.import_module(f"fastseg.ops.range_loss.{backend}")
     t_np, p_np = data(*shape, np.float32)
     t, p = torch.tensor(t_np, device="cuda"), torch.tensor(p_np, device="cuda")
     loss, grad = torch.empty(shape[0], device="cuda"), torch.empty_like(p)

@@ -26,7 +26,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 KERNELS = REPO / "kernels"
-OPS = ("range_mae", "multiclass_hinge", "cross_entropy")
+OPS = ("range_loss", "multiclass_hinge", "cross_entropy")
 
 _CTYPE = {"int": (ctypes.c_int, np.int32), "long long": (ctypes.c_longlong, np.int64),
           "double": (ctypes.c_double, np.float64)}

@@ -5,7 +5,7 @@ import importlib
 
 import pytest
 
-import fastseg.ops.range_mae as range_mae_op
+import fastseg.ops.range_loss as range_mae_op
 
 
 def test_numpy_api_examples():
@@ -15,6 +15,6 @@ def test_numpy_api_examples():
 
 def test_torch_api_examples():
     pytest.importorskip("torch")
-    torch_range_mae = importlib.import_module("fastseg.torch.range_mae")  # the module, not the function
+    torch_range_mae = importlib.import_module("fastseg.torch.range_loss")  # the module, not the function
     result = doctest.testmod(torch_range_mae)
     assert result.attempted >= 4 and result.failed == 0

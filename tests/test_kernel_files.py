@@ -39,7 +39,7 @@ def test_sources_follow_quoted_includes(kernel_dir):
     assert names == {"op.cu", "op_row.cuh", "common.cuh"}  # <cstdint> is not followed
 
 
-@pytest.mark.parametrize("op", ["range_mae", "multiclass_hinge", "cross_entropy"])
+@pytest.mark.parametrize("op", ["range_loss", "multiclass_hinge", "cross_entropy"])
 def test_sources_of_the_real_kernels(op):
     names = {p.name for p in _kernel_files.sources(KERNELS / f"{op}.cu")}
     assert {f"{op}.cu", f"{op}_row.cuh", "common.cuh"} <= names

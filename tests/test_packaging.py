@@ -20,7 +20,7 @@ SKIP_COPY = shutil.ignore_patterns(".git", ".venv", "build", "dist", "*.egg-info
 # Must be in the sdist for its tests to collect and for `make test` to run from it.
 NEEDED = ["LICENSE", "README.md", "Makefile", "CMakeLists.txt", "MANIFEST.in", "pyproject.toml",
           "tests/conftest.py", "tests/host_cupy.py", "tests/range_mae_cases.py", "tests/tolerance.py",
-          "tests/cuda_driver.py", "kernels/range_mae.cu", "kernels/tests/warp_sim.h",
+          "tests/cuda_driver.py", "kernels/range_loss.cu", "kernels/tests/warp_sim.h",
           "bench/bench_range_mae.py", "bench/report.py", "bench/records.py", "examples/keras_range_mae.py"]
 
 
@@ -69,7 +69,7 @@ def test_wheel_holds_the_package_and_kernel_sources(dists):
     _, wheel, _ = dists
     names = zipfile.ZipFile(wheel).namelist()
     assert wheel.name.startswith("fastseg_kernels-")
-    assert "fastseg/kernels/range_mae.cu" in names and "fastseg/kernels/reduce.cuh" in names
+    assert "fastseg/kernels/range_loss.cu" in names and "fastseg/kernels/reduce.cuh" in names
     assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
     assert not [n for n in names if n.startswith(("tests/", "bench/")) or "/kernels/tests/" in n]
     metadata = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("METADATA"))).decode()

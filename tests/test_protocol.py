@@ -5,14 +5,20 @@ and the torch adapter keeps nothing of size rows x L between forward and backwar
 import numpy as np
 import pytest
 
-from fastseg.ops import categorical_crossentropy, cross_entropy, multiclass_hinge, range_mae
+from fastseg.ops import categorical_crossentropy, cross_entropy, multiclass_hinge, range_loss
 from host_cupy import backend_on_host
 
 rng = np.random.default_rng(5)
 _T = np.repeat(rng.integers(0, 3, (4, 6)), 3, axis=1).astype(float)
 CASES = {  # op -> (arrays in kernel order, plan options)
-    "range_mae": (range_mae.OP, (_T, _T + rng.standard_normal(_T.shape), np.array([18, 0, 7, 18])),
+    "range_mae": (range_loss.OP, (_T, _T + rng.standard_normal(_T.shape), np.array([18, 0, 7, 18]), None),
                   {"range_reduction": "mean"}),
+    "range_huber_segments": (range_loss.OP, (_T, _T + rng.standard_normal(_T.shape), None,
+                                             np.repeat(np.arange(6)[None] // 4, 4, 0).repeat(3, 1)),
+                             {"loss": "huber", "delta": 0.5}),
+    "range_mse_segments": (range_loss.OP, (_T, _T + rng.standard_normal(_T.shape), np.array([18, 0, 7, 18]),
+                                           np.repeat(np.arange(18)[None] // 5, 4, 0)),
+                           {"loss": "mse", "range_reduction": "mean"}),
     "multiclass_hinge": (multiclass_hinge.OP, (rng.standard_normal((5, 7)), np.array([0, 6, 3, 3, 1]), rng.random(7)),
                          {"margin": 1.0, "p": 2, "divide_by_classes": False}),
     "cross_entropy": (cross_entropy.OP, (rng.standard_normal((5, 7)), np.array([0, 6, -100, 3, 1]), rng.random(7)),
@@ -34,7 +40,8 @@ def test_every_backend_answers_the_protocol(request, name, backend):
     call; range_mae's y_true gradient is the negation, from the same pass."""
     op, arrays, options = CASES[name]
     kernels = op.backend(backend) if backend in ("reference", "cpu") else backend_on_host(request, op.name, backend)
-    plan = op.plan(tuple(a.shape for a in arrays), tuple(a.dtype for a in arrays), **options)
+    plan = op.plan(tuple(None if a is None else a.shape for a in arrays),
+                   tuple(None if a is None else a.dtype for a in arrays), **options)
     views = [None if a is None else np.ascontiguousarray(a.astype(d).reshape(s))
              for a, s, d in zip(arrays, plan.views, plan.casts)]
     primary = views[op.primary]
@@ -59,10 +66,12 @@ def test_every_backend_answers_the_protocol(request, name, backend):
 
 def test_plans_are_pure_and_cached():
     op, arrays, options = CASES["range_mae"]
-    shapes, dtypes = tuple(a.shape for a in arrays), tuple(a.dtype for a in arrays)
+    shapes = tuple(None if a is None else a.shape for a in arrays)
+    dtypes = tuple(None if a is None else a.dtype for a in arrays)
     assert op.plan(shapes, dtypes, **options) is op.plan(shapes, dtypes, **options)
     plan = op.plan(shapes, dtypes, **options)
-    assert plan.rows == 4 and plan.lead == (4,) and plan.kernel_options == {"mean_over_ranges": True}
+    assert plan.rows == 4 and plan.lead == (4,)
+    assert plan.kernel_options == {"kind": 0, "delta": 1.0, "mean_over_ranges": True}
 
 
 def test_config_override_is_scoped():
@@ -81,6 +90,7 @@ import fastseg.torch as ft  # noqa: E402
 
 TORCH_CALLS = {  # op -> (differentiable input, function of it, every input tensor)
     "range_mae": lambda p, t: ft.range_mae(p, t, range_reduction="mean"),
+    "range_huber": lambda p, t: ft.range_huber(p, t, delta=0.3),
     "multiclass_hinge": lambda s, y: ft.multiclass_hinge(s, y, p=2),
     "cross_entropy": lambda x, y: ft.cross_entropy(x, y, label_smoothing=0.1),
 }
@@ -89,7 +99,7 @@ TORCH_CALLS = {  # op -> (differentiable input, function of it, every input tens
 def _torch_inputs(name, rows=64, width=300):
     g = torch.Generator().manual_seed(0)
     x = torch.randn(rows, width, generator=g, requires_grad=True)
-    if name == "range_mae":
+    if name.startswith("range"):
         return x, torch.randint(0, 3, (rows, width // 10), generator=g).repeat_interleave(10, 1).float()
     return x, torch.randint(0, width, (rows,), generator=g)
 

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import fastseg
-from fastseg.ops.range_mae import reference
+from fastseg.ops.range_loss import reference
 from range_mae_cases import HAND_RANGES, HAND_TABLES, piecewise_rows
 from tolerance import assert_close
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 pytest.importorskip("numba.cuda")
-from fastseg.ops.range_mae import reference  # noqa: E402
+from fastseg.ops.range_loss import reference  # noqa: E402
 from range_mae_cases import HAND_RANGES, HAND_TABLES, piecewise_rows  # noqa: E402
 from tolerance import assert_close  # noqa: E402
 
@@ -34,7 +34,7 @@ def _run(backend_module, y_true, y_pred, lengths, mean, scale=1.0):
 
 @pytest.fixture(scope="module")
 def numba_cuda_backend():
-    from fastseg.ops.range_mae import cuda as backend
+    from fastseg.ops.range_loss import cuda as backend
     return backend
 
 
@@ -128,7 +128,7 @@ def test_native_backend_on_host(native_on_host, schedule, length, dtype, mean):
 
 
 def _check_native_on_host(host_cupy, host_buffer, schedule, length, dtype, mean):
-    from fastseg.ops.range_mae import native
+    from fastseg.ops.range_loss import native
     rng = np.random.default_rng(21)
     rows, L = 9, length  # a warp per row: 3 blocks of 4 warps, the last one part empty
     y_true, y_pred = piecewise_rows(rng, rows, L, max_ranges=20, dtype=dtype)

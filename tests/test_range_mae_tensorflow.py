@@ -16,7 +16,7 @@ keras = pytest.importorskip("keras")
 import fastseg.keras as fk  # noqa: E402
 import fastseg.tensorflow as fst  # noqa: E402
 from fastseg.baselines import range_mae_tf_loop, range_mae_tf_ragged  # noqa: E402
-from fastseg.ops.range_mae import reference  # noqa: E402
+from fastseg.ops.range_loss import reference  # noqa: E402
 from range_mae_cases import piecewise_rows  # noqa: E402
 from tolerance import assert_close  # noqa: E402
 
@@ -163,7 +163,7 @@ def test_keras_fit_torch_backend():
         import numpy as np, keras, sys
         sys.path.insert(0, "tests")
         import fastseg.keras as fk
-        from fastseg.ops.range_mae import reference
+        from fastseg.ops.range_loss import reference
         from range_mae_cases import piecewise_rows
         assert keras.backend.backend() == "torch"
         keras.utils.set_random_seed(0)

@@ -9,7 +9,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import fastseg.torch as ft  # noqa: E402
-from fastseg.ops.range_mae import reference  # noqa: E402
+from fastseg.ops.range_loss import reference  # noqa: E402
 from range_mae_cases import piecewise_rows  # noqa: E402
 
 

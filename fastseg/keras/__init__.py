@@ -15,10 +15,11 @@ _require("keras", extra="tensorflow", feature="fastseg.keras")  # one clear erro
 import keras
 
 from .._dispatch import check_choice
-from ..ops import range_mae as _range_mae_op
+from ..ops import range_loss as _range_mae_op
 from ..ops._rowop import real_option
+from ..ops.range_loss.reference import LOSSES as _LOSSES
 
-__all__ = ["RangeMAE", "MulticlassHinge", "CategoricalCrossentropy"]
+__all__ = ["RangeLoss", "RangeMAE", "MulticlassHinge", "CategoricalCrossentropy"]
 
 
 def _same_rank(y_true, y_pred):
@@ -67,12 +68,44 @@ def _adapter(name: str):
 
 
 @keras.saving.register_keras_serializable(package="fastseg")
-class RangeMAE(keras.losses.Loss):
-    """Range-wise MAE as a Keras loss: per sample, the sum (or mean) over the runs of equal
-    values in ``y_true`` of each run's mean absolute error.
+class RangeLoss(keras.losses.Loss):
+    """A range loss (MAE, MSE or Huber) as a Keras loss: per sample, the sum (or mean) over the runs
+    of equal values in ``y_true`` of each run's mean element loss.
 
     ``y_true``, ``y_pred``: shape ``(batch, L)`` (or ``(batch, ..., L)``); the per-sample loss
-    is reduced over the batch by Keras (``reduction``, default ``"sum_over_batch_size"``).
+    is reduced over the batch by Keras (``reduction``, default ``"sum_over_batch_size"``). Ranges
+    given by segment ids, rather than by ``y_true``, need ``fastseg.tensorflow.range_loss(...,
+    segments=...)`` or ``fastseg.torch.range_loss``: a Keras loss only sees ``(y_true, y_pred)``.
+
+    Examples
+    --------
+    >>> import keras, fastseg.keras
+    >>> model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(64)])
+    >>> model.compile(optimizer="adam", loss=fastseg.keras.RangeLoss(loss="huber", delta=0.5))
+    """
+
+    def __init__(self, loss: str = "mae", delta: float = 1.0, range_reduction: str = "sum",
+                 reduction: str = "sum_over_batch_size", name: str = "range_loss", dtype=None):
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
+        check_choice("loss", loss, _LOSSES)
+        check_choice("range_reduction", range_reduction, _range_mae_op.RANGE_REDUCTIONS)
+        self.loss, self.delta, self.range_reduction = loss, real_option("delta", delta), range_reduction
+
+    def call(self, y_true, y_pred):
+        y_true, y_pred = _same_rank(y_true, y_pred)
+        options = dict(loss=self.loss, delta=self.delta, range_reduction=self.range_reduction, reduction="none")
+        if keras.backend.backend() == "torch":  # fastseg.torch takes (input, target), as torch
+            return _adapter("range_loss")(y_pred, y_true, **options)
+        return _adapter("range_loss")(y_true, y_pred, **options)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "loss": self.loss, "delta": self.delta,
+                "range_reduction": self.range_reduction}
+
+
+@keras.saving.register_keras_serializable(package="fastseg")
+class RangeMAE(RangeLoss):
+    """Range-wise MAE as a Keras loss: ``RangeLoss(loss="mae")``.
 
     Examples
     --------
@@ -83,18 +116,12 @@ class RangeMAE(keras.losses.Loss):
 
     def __init__(self, range_reduction: str = "sum", reduction: str = "sum_over_batch_size",
                  name: str = "range_mae", dtype=None):
-        super().__init__(name=name, reduction=reduction, dtype=dtype)
-        check_choice("range_reduction", range_reduction, _range_mae_op.RANGE_REDUCTIONS)
-        self.range_reduction = range_reduction
-
-    def call(self, y_true, y_pred):
-        y_true, y_pred = _same_rank(y_true, y_pred)
-        if keras.backend.backend() == "torch":  # fastseg.torch takes (input, target), as torch
-            return _adapter("range_mae")(y_pred, y_true, range_reduction=self.range_reduction, reduction="none")
-        return _adapter("range_mae")(y_true, y_pred, range_reduction=self.range_reduction, reduction="none")
+        super().__init__("mae", 1.0, range_reduction, reduction, name, dtype)
 
     def get_config(self) -> dict:
-        return {**super().get_config(), "range_reduction": self.range_reduction}
+        config = super().get_config()
+        del config["loss"], config["delta"]
+        return config
 
 
 @keras.saving.register_keras_serializable(package="fastseg")

@@ -7,6 +7,6 @@ _require("tensorflow", extra="tensorflow", feature="fastseg.tensorflow")  # one 
 
 from .categorical_crossentropy import categorical_crossentropy
 from .multiclass_hinge import multiclass_hinge
-from .range_mae import range_mae
+from .range_loss import range_huber, range_loss, range_mae, range_mse
 
-__all__ = ["range_mae", "multiclass_hinge", "categorical_crossentropy"]
+__all__ = ["range_loss", "range_mae", "range_mse", "range_huber", "multiclass_hinge", "categorical_crossentropy"]

@@ -7,7 +7,7 @@ _require("torch", extra="torch", feature="fastseg.torch")  # one clear error if 
 
 from .cross_entropy import CrossEntropyLoss, cross_entropy
 from .multiclass_hinge import MulticlassHingeLoss, multiclass_hinge
-from .range_mae import RangeMAELoss, range_mae
+from .range_loss import RangeLoss, RangeMAELoss, range_huber, range_loss, range_mae, range_mse
 
-__all__ = ["range_mae", "RangeMAELoss", "multiclass_hinge", "MulticlassHingeLoss", "cross_entropy",
+__all__ = ["range_loss", "range_mae", "range_mse", "range_huber", "RangeLoss", "RangeMAELoss", "multiclass_hinge", "MulticlassHingeLoss", "cross_entropy",
            "CrossEntropyLoss"]

@@ -1,7 +1,7 @@
 """Numba CUDA kernels for softmax cross-entropy (class-index or probability targets): one thread block per row, threads striding over the classes,
 fixed-order shared-memory reductions (row max, sum of exponentials, target mass). A label outside
 ``[0, C)`` that is not ``ignore_index`` gives a NaN row, never an out-of-bounds read.
-Same launch conventions as ``fastseg.ops.range_mae.cuda``."""
+Same launch conventions as ``fastseg.ops.range_loss.cuda``."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Numba CUDA kernels for the multiclass hinge loss: one thread block per row, threads striding
 over the classes (coalesced), a fixed-order shared-memory reduction for the loss and for the
 correct class's gradient. A label outside ``[0, C)`` gives a NaN row, never an out-of-bounds
-read. Same launch conventions as ``fastseg.ops.range_mae.cuda``."""
+read. Same launch conventions as ``fastseg.ops.range_loss.cuda``."""
 
 from __future__ import annotations
 

@@ -1,14 +1,15 @@
-"""Numba CUDA kernels for range-wise MAE: one thread block per row, coalesced tiles of
-``THREADS`` elements, scans in shared memory.
+"""Numba CUDA kernels for the range losses (MAE, MSE, Huber; ranges from ``y_true`` or from segment
+ids): one thread block per row, coalesced tiles of ``THREADS`` elements, scans in shared memory.
+The element loss is chosen by ``kind``, uniform over a launch (no divergence).
 
-Forward: one left-to-right pass; a segmented block scan of ``(sum |t - p|, count)`` restarts at
+Forward: one left-to-right pass; a segmented block scan of ``(sum l(t - p), count)`` restarts at
 each range start, threads where a range ends add ``sum / count``, the open range is carried to
 the next tile.
 
 Fused forward+backward: pass 1 (left to right) writes each element's range start into the
 gradient buffer (a max-scan); pass 2 (right to left) finds each element's range end (a
-suffix-min scan), computes ``w = 1/|r|``, adds ``w |t - p|`` and overwrites the buffer with
-``-scale * w * sign(t - p)``. The row stays in L2 between the passes.
+suffix-min scan), computes ``w = 1/|r|``, adds ``w l(t - p)`` and overwrites the buffer with
+``-scale * w * l'(t - p)``. The row stays in L2 between the passes.
 
 All reductions are fixed trees: results do not depend on scheduling (no atomics). The kernels
 use only shared memory and barriers, so the CUDA simulator runs them on CPU-only CI. Inputs are
@@ -29,8 +30,30 @@ THREADS = BLOCK
 
 
 @cuda.jit(device=True, inline=True)
-def _starts_range(t, row, i, n):
-    return i < n and (i == 0 or t[row, i] != t[row, i - 1])
+def _starts_range(key, row, i, n):
+    return i < n and (i == 0 or key[row, i] != key[row, i - 1])
+
+
+@cuda.jit(device=True, inline=True)
+def _loss(d, kind, delta):
+    """``l(d)`` in float64 (kind 0 mae, 1 mse, 2 huber); ``kind`` is uniform over the launch."""
+    if kind == 0:
+        return abs(d)
+    if kind == 1:
+        return d * d
+    a = abs(d)
+    return 0.5 * d * d if a <= delta else delta * (a - 0.5 * delta)
+
+
+@cuda.jit(device=True, inline=True)
+def _grad(d, g, kind, delta):
+    """``-g l'(d)`` (``sign(0) = 0``; NaN stays NaN)."""
+    if kind == 0:
+        return -g if d > 0 else (g if d < 0 else (0.0 if d == 0 else math.nan))
+    if kind == 1:
+        return -g * 2.0 * d
+    c = delta if d > delta else (-delta if d < -delta else d)
+    return -g * c
 
 
 @cuda.jit(device=True)
@@ -54,11 +77,11 @@ def _block_scan(sh, v, tid, from_right):
 def _finish(loss, n_ranges, mean):
     if mean and n_ranges > 0:
         loss /= n_ranges
-    return loss if math.isfinite(loss) else math.nan
+    return loss if loss == loss and abs(loss) != math.inf else math.nan
 
 
 @cuda.jit
-def _forward_kernel(t, p, lengths, has_lengths, mean, out_loss):
+def _forward_kernel(key, t, p, lengths, has_lengths, mean, out_loss, kind, delta):
     row = cuda.blockIdx.x
     tid = cuda.threadIdx.x
     sh_a = cuda.shared.array(THREADS, float64)
@@ -77,8 +100,8 @@ def _forward_kernel(t, p, lengths, has_lengths, mean, out_loss):
     for base in range(0, n, THREADS):
         i = base + tid
         valid = i < n
-        head = _starts_range(t, row, i, n)
-        a = abs(float64(t[row, i]) - float64(p[row, i])) if valid else 0.0
+        head = _starts_range(key, row, i, n)
+        a = _loss(float64(t[row, i]) - float64(p[row, i]), kind, delta) if valid else 0.0
         c = 1 if valid else 0
         if tid == 0 and not head:
             a += carry_sum
@@ -104,7 +127,7 @@ def _forward_kernel(t, p, lengths, has_lengths, mean, out_loss):
             sh_f[tid] = f
             cuda.syncthreads()
             off *= 2
-        if valid and (i == n - 1 or _starts_range(t, row, i + 1, n)):
+        if valid and (i == n - 1 or _starts_range(key, row, i + 1, n)):
             loss += a / c
         carry_sum = sh_a[THREADS - 1]
         carry_count = sh_c[THREADS - 1]
@@ -115,8 +138,8 @@ def _forward_kernel(t, p, lengths, has_lengths, mean, out_loss):
 
 
 @cuda.jit
-def _forward_backward_kernel(t, p, lengths, has_lengths, mean, scale, row_scale, has_row_scale,
-                             out_loss, out_grad, out_true, want_true):
+def _forward_backward_kernel(key, t, p, lengths, has_lengths, mean, scale, row_scale, has_row_scale,
+                             out_loss, out_grad, out_true, want_true, kind, delta):
     row = cuda.blockIdx.x
     tid = cuda.threadIdx.x
     sh_i = cuda.shared.array(THREADS, int64)
@@ -141,7 +164,7 @@ def _forward_backward_kernel(t, p, lengths, has_lengths, mean, scale, row_scale,
     n_ranges = 0
     for base in range(0, n, THREADS):
         i = base + tid
-        head = _starts_range(t, row, i, n)
+        head = _starts_range(key, row, i, n)
         start = max(_block_scan(sh_i, i if head else -1, tid, False), carry_start)
         if i < n:
             out_grad[row, i] = start
@@ -157,15 +180,15 @@ def _forward_backward_kernel(t, p, lengths, has_lengths, mean, scale, row_scale,
     carry_end = n
     for tile in range((n + THREADS - 1) // THREADS - 1, -1, -1):
         i = tile * THREADS + tid
-        after = i + 1 if _starts_range(t, row, i + 1, n) else n
+        after = i + 1 if _starts_range(key, row, i + 1, n) else n
         end = min(_block_scan(sh_i, after, tid, True), carry_end)
         carry_end = min(carry_end, sh_i[0])
         if i < n:
             w = 1.0 / (end - int64(out_grad[row, i]))
             d = t[row, i] - p[row, i]
-            loss += abs(float64(d)) * w
+            loss += _loss(float64(d), kind, delta) * w
             g = s * w
-            gi = -g if d > 0 else (g if d < 0 else (0.0 if d == 0 else math.nan))
+            gi = _grad(float64(d), g, kind, delta)
             out_grad[row, i] = gi
             if want_true:
                 out_true[row, i] = -gi
@@ -191,8 +214,9 @@ def _lengths_arg(launch, lengths):
     return launch.view(lengths), True
 
 
-def rows(y_true, y_pred, lengths=None, *, mean_over_ranges: bool, out_loss=None, out_grad=None,
-         out_grad_true=None, grad_scale=None, stream=None) -> None:
+def rows(y_true, y_pred, lengths=None, segments=None, *, kind: int = 0, delta: float = 1.0,
+         mean_over_ranges: bool, out_loss=None, out_grad=None, out_grad_true=None, grad_scale=None,
+         stream=None) -> None:
     """The backend protocol (``fastseg/ops/_rowop.py``) on ``(rows, L)`` device (or host) arrays:
     the forward kernel without ``out_grad``, else the fused one (``out_loss`` an O(rows) scratch
     when not wanted)."""
@@ -201,9 +225,10 @@ def rows(y_true, y_pred, lengths=None, *, mean_over_ranges: bool, out_loss=None,
     n, has_n = _lengths_arg(launch, lengths)
     blocks, threads = _grid(y_pred.shape[0])
     if out_grad is None:
+        t = launch.view(y_true)
         _forward_kernel[blocks, threads, launch.stream](
-            launch.view(y_true), launch.view(y_pred), n, has_n, mean_over_ranges,
-            launch.view(out_loss, out=True))
+            t if segments is None else launch.view(segments), t, launch.view(y_pred), n, has_n, mean_over_ranges,
+            launch.view(out_loss, out=True), int(kind), float(delta))
         launch.finish()
         return
     if grad_scale is None or (np.ndim(grad_scale) == 0 and not hasattr(grad_scale, "__cuda_array_interface__")):
@@ -214,7 +239,8 @@ def rows(y_true, y_pred, lengths=None, *, mean_over_ranges: bool, out_loss=None,
     grad = launch.view(out_grad, out=True)
     want_true = out_grad_true is not None
     true = launch.view(out_grad_true, out=True) if want_true else grad
+    t = launch.view(y_true)
     _forward_backward_kernel[blocks, threads, launch.stream](
-        launch.view(y_true), launch.view(y_pred), n, has_n, mean_over_ranges, scale, row_scale,
-        has_row_scale, loss, grad, true, want_true)
+        t if segments is None else launch.view(segments), t, launch.view(y_pred), n, has_n, mean_over_ranges,
+        scale, row_scale, has_row_scale, loss, grad, true, want_true, int(kind), float(delta))
     launch.finish()
