@@ -18,6 +18,7 @@ from fastseg._extras import MissingExtraError, NoGPUError, install_hint, require
 
 pytestmark = pytest.mark.usefixtures("restore_modules")  # no module bound to a fake outlives a test
 OPS = ("range_mae", "multiclass_hinge", "cross_entropy", "categorical_crossentropy")
+MODULES = ("range_loss", "multiclass_hinge", "cross_entropy", "categorical_crossentropy")  # fastseg.ops.<m>
 
 
 def _call(op: str, backend: str):
@@ -27,6 +28,8 @@ def _call(op: str, backend: str):
     scores = np.array([[1.0, 2.0, 0.5]])
     if op == "multiclass_hinge":
         return fastseg.multiclass_hinge(scores, np.array([0]), backend=backend)
+    if op == "categorical_crossentropy":
+        return fastseg.categorical_crossentropy(np.array([[1.0, 0.0, 0.0]]), scores, backend=backend)
     return fastseg.cross_entropy(scores, np.array([0]), backend=backend)
 
 
@@ -80,7 +83,7 @@ def test_require_names_a_missing_dependency_of_the_module(tmp_path, monkeypatch)
 @pytest.mark.parametrize("op", OPS)
 def test_cuda_backend_without_numba_cuda(monkeypatch, op):
     pytest.importorskip("numba.cuda")  # imported first: numba's redirect to numba-cuda is done
-    _forget(monkeypatch, "fastseg._numba_cuda", *(f"fastseg.ops.{o}.cuda" for o in OPS))
+    _forget(monkeypatch, "fastseg._numba_cuda", *(f"fastseg.ops.{m}.cuda" for m in MODULES))
     _uninstall(monkeypatch, "numba_cuda")
     with pytest.raises(MissingExtraError, match=r"backend='cuda' .* needs numba-cuda, which is not "
                                                 r"installed\. Install it with: pip install "
@@ -90,7 +93,7 @@ def test_cuda_backend_without_numba_cuda(monkeypatch, op):
 
 @pytest.mark.parametrize("op", ["range_mae", "multiclass_hinge", "cross_entropy", "categorical_crossentropy"])
 def test_native_backend_without_cupy(monkeypatch, op):
-    _forget(monkeypatch, "fastseg._native", *(f"fastseg.ops.{o}.native" for o in OPS))
+    _forget(monkeypatch, "fastseg._native", *(f"fastseg.ops.{m}.native" for m in MODULES))
     _uninstall(monkeypatch, "cupy")
     with pytest.raises(MissingExtraError) as info:
         _call(op, "native")
@@ -117,7 +120,7 @@ def _cupy_without_gpu() -> types.ModuleType:
 
 @pytest.mark.parametrize("op", OPS)
 def test_native_backend_without_a_gpu(monkeypatch, op):
-    _forget(monkeypatch, "fastseg._native", *(f"fastseg.ops.{o}.native" for o in OPS))
+    _forget(monkeypatch, "fastseg._native", *(f"fastseg.ops.{m}.native" for m in MODULES))
     monkeypatch.setitem(sys.modules, "cupy", _cupy_without_gpu())
     with pytest.raises(NoGPUError, match=r"backend='native' .* needs a CUDA GPU: no CUDA driver/GPU "
                                          r"found \(cudaErrorNoDevice: no CUDA-capable device is "

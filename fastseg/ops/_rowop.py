@@ -170,35 +170,44 @@ def prepare(op: RowOp, arrays, options: dict):
     return framework, xp, plan, arrays, views
 
 
-def loss(op: RowOp, arrays, options: dict, *, reduction: str, backend: str):
-    """The NumPy/CuPy API's loss: validate, run the forward kernel, reduce."""
-    check_choice("reduction", reduction, REDUCTIONS)
+def loss(op: RowOp, arrays, options: dict, *, reduction: str, backend: str, row_weights=None,
+         reductions=REDUCTIONS):
+    """The NumPy/CuPy API's loss: validate, run the forward kernel, reduce. ``row_weights(views)``,
+    when given, replaces the reduction: the loss is ``sum_i w_i rows_i`` (packed-sequence means)."""
+    check_choice("reduction", reduction, reductions)
     resolve_backend(backend, "numpy")  # the option itself, before any work
     framework, xp, plan, _, views = prepare(op, arrays, options)
     kernels = op.backend(resolve_backend(backend, framework))
     rows = xp.empty(plan.rows, plan.casts[op.primary])
     if plan.rows:
         kernels.rows(*views, out_loss=rows, **plan.kernel_options)
+    if row_weights is not None:
+        weights = row_weights(views)
+        return np.asarray((rows.astype(np.float64) * weights).sum()).astype(plan.out_dtype)
     denominator = op.denominator(views, options) if op.denominator is not None else None
     # reduced in the compute dtype (float32 for float16 inputs), only the result is cast back
     return reduce_rows(rows.reshape(plan.lead), reduction, denominator).astype(plan.out_dtype)
 
 
-def value_and_grad(op: RowOp, arrays, options: dict, *, reduction: str, backend: str):
+def value_and_grad(op: RowOp, arrays, options: dict, *, reduction: str, backend: str, row_weights=None,
+                   reductions=REDUCTIONS):
     """The NumPy/CuPy API's ``*_value_and_grad``: the fused kernel with the reduction's gradient
-    scale folded in. Returns the loss and the gradient with respect to the primary array."""
-    check_choice("reduction", reduction, REDUCTIONS)
+    scale folded in (``row_weights(views)``, when given: per row). Returns the loss and the
+    gradient with respect to the primary array."""
+    check_choice("reduction", reduction, reductions)
     resolve_backend(backend, "numpy")  # the option itself, before any work
     framework, xp, plan, arrays, views = prepare(op, arrays, options)
     kernels = op.backend(resolve_backend(backend, framework))
-    denominator = op.denominator(views, options) if op.denominator is not None else None
-    scale = grad_scale(reduction, plan.rows, denominator)
+    weights = None if row_weights is None else row_weights(views)
+    denominator = op.denominator(views, options) if op.denominator is not None and weights is None else None
+    scale = grad_scale(reduction, plan.rows, denominator) if weights is None else weights
     primary = views[op.primary]
     rows = xp.empty(plan.rows, primary.dtype)
     grad = xp.empty(primary.shape, primary.dtype)
     if plan.rows:
         kernels.rows(*views, out_loss=rows, out_grad=grad, grad_scale=scale, **plan.kernel_options)
-    value = reduce_rows(rows, reduction, denominator).astype(plan.out_dtype)
+    value = reduce_rows(rows, reduction, denominator).astype(plan.out_dtype) if weights is None else \
+        np.asarray((rows.astype(np.float64) * weights).sum()).astype(plan.out_dtype)
     source_shape = arrays[op.primary].shape
     grad = grad.astype(plan.out_dtype, copy=False)
     if plan.axis is not None:

@@ -88,13 +88,49 @@ def mean_denominator(arrays, options: dict):
     return (weight[(target * keep).clip(0, n_classes - 1)] * keep).sum()
 
 
+def segment_mean_weights(segment_ids, target, weight, ignore_index: int) -> np.ndarray:
+    """Per-row weights of ``reduction="segment_mean"``: ``1 / (S * W_s)`` for a kept row of
+    sequence ``s`` (``W_s`` its kept rows' class weights summed, their count without ``weight``; ``S``
+    the number of sequences with ``W_s > 0``), 0 for an ignored row. A sequence is a maximal run
+    of equal consecutive ``segment_ids``. Probability targets: every row kept, weight 1."""
+    n = segment_ids.shape[0]
+    keep = np.ones(n, bool) if target.ndim == 2 else target != ignore_index
+    w = keep.astype(np.float64)
+    if weight is not None and target.ndim == 1:
+        w = np.where(keep, weight[np.where(keep, target, 0).clip(0, weight.shape[0] - 1)], 0.0)
+    seq = np.cumsum(np.concatenate([[0], segment_ids[1:] != segment_ids[:-1]])) if n else np.zeros(0, int)
+    total = np.bincount(seq, weights=w, minlength=int(seq[-1]) + 1 if n else 0)
+    counted = int((total > 0).sum())
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(w > 0, 1.0 / (counted * total[seq]), 0.0) if n else np.zeros(0)
+
+
+def check_segment_ids(shape, kind: str, n_rows: int, reduction: str) -> None:
+    """``segment_ids`` (its shape and dtype kind, None when absent) goes with ``reduction="segment_mean"``
+    and is an integer ``(N,)`` array."""
+    if reduction == "segment_mean":
+        if shape is None:
+            raise ValueError("reduction='segment_mean' needs segment_ids (one sequence id per row)")
+    elif shape is not None:
+        raise ValueError(f"segment_ids is used by reduction='segment_mean' only; got reduction={reduction!r}")
+    if shape is None:
+        return
+    if kind not in "iu":
+        raise TypeError("segment_ids must be an integer array of sequence ids")
+    if tuple(shape) != (n_rows,):
+        raise ValueError(f"segment_ids must have shape ({n_rows},), one per row of logits; got {tuple(shape)}")
+
+
+SEGMENT_REDUCTIONS = (*REDUCTIONS, "segment_mean")
+
+
 OP = RowOp("cross_entropy", ("logits", "target", "weight"), grads=((0, 1.0),),
            options=(("ignore_index", int), ("label_smoothing", float)), make_plan=make_plan,
            optional=frozenset({"weight"}), check_values=check_target, denominator=mean_denominator)
 
 
 def cross_entropy(logits, target, *, weight=None, ignore_index: int = -100, label_smoothing: float = 0.0,
-                  reduction: str = "mean", backend: str = "auto"):
+                  reduction: str = "mean", segment_ids=None, backend: str = "auto"):
     """Softmax cross-entropy from logits, exactly ``torch.nn.functional.cross_entropy``.
 
     Parameters
@@ -107,9 +143,14 @@ def cross_entropy(logits, target, *, weight=None, ignore_index: int = -100, labe
         Per-class weight.
     ignore_index : int
     label_smoothing : float in [0, 1]
-    reduction : {"mean", "sum", "none"}
+    reduction : {"mean", "sum", "none", "segment_mean"}
         "mean" divides by ``sum w[y_i]`` over kept rows for class indices (as torch), by ``N``
-        for probabilities.
+        for probabilities. "segment_mean" (packed sequences): the mean over sequences of each
+        sequence's mean token loss (its ``sum w[y_i]`` over kept rows as the denominator;
+        ``ignore_index`` rows count in neither; sequences with nothing kept are left out).
+    segment_ids : array_like of int, shape (N,), optional
+        With ``reduction="segment_mean"``: the sequence of each row; consecutive equal ids form
+        one sequence.
 
     Examples
     --------
@@ -117,12 +158,15 @@ def cross_entropy(logits, target, *, weight=None, ignore_index: int = -100, labe
     >>> round(float(fastseg.cross_entropy(np.array([[2.0, 0.0, -1.0]]), np.array([0]))), 4)
     0.1698
     """
-    return _rowop.loss(OP, (logits, target, weight), dict(ignore_index=ignore_index, label_smoothing=label_smoothing),
-                       reduction=reduction, backend=backend)
+    options = dict(ignore_index=ignore_index, label_smoothing=label_smoothing)
+    return _rowop.loss(OP, (logits, target, weight), options, reduction=reduction, backend=backend,
+                       reductions=SEGMENT_REDUCTIONS, row_weights=_segment_weights(segment_ids, logits, reduction,
+                                                                                   ignore_index))
 
 
 def cross_entropy_value_and_grad(logits, target, *, weight=None, ignore_index: int = -100,
-                                 label_smoothing: float = 0.0, reduction: str = "mean", backend: str = "auto"):
+                                 label_smoothing: float = 0.0, reduction: str = "mean", segment_ids=None,
+                                 backend: str = "auto"):
     """:func:`cross_entropy` and its gradient with respect to ``logits`` in one pass per row.
 
     Returns
@@ -132,4 +176,15 @@ def cross_entropy_value_and_grad(logits, target, *, weight=None, ignore_index: i
     """
     return _rowop.value_and_grad(OP, (logits, target, weight),
                                  dict(ignore_index=ignore_index, label_smoothing=label_smoothing),
-                                 reduction=reduction, backend=backend)
+                                 reduction=reduction, backend=backend, reductions=SEGMENT_REDUCTIONS,
+                                 row_weights=_segment_weights(segment_ids, logits, reduction, ignore_index))
+
+
+def _segment_weights(segment_ids, logits, reduction: str, ignore_index):
+    """The ``row_weights`` of the NumPy API for ``reduction="segment_mean"`` (None otherwise)."""
+    ids = None if segment_ids is None else np.asarray(segment_ids)
+    check_segment_ids(None if ids is None else ids.shape, None if ids is None else ids.dtype.kind,
+                      int(np.shape(logits)[0]) if np.ndim(logits) == 2 else -1, reduction)
+    if ids is None:
+        return None
+    return lambda views: segment_mean_weights(ids.astype(np.int64), views[1], views[2], int(ignore_index))
