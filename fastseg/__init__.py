@@ -6,10 +6,12 @@ and ``fastseg.keras``. Importing fastseg compiles nothing and does not import Nu
 
 from .ops.categorical_crossentropy import categorical_crossentropy, categorical_crossentropy_value_and_grad
 from .ops.cross_entropy import cross_entropy, cross_entropy_value_and_grad
+from .ops.linear_cross_entropy import linear_cross_entropy, linear_cross_entropy_value_and_grad, softmax_loss
 from .ops.multiclass_hinge import multiclass_hinge, multiclass_hinge_value_and_grad, svm_loss
 from .ops.range_mae import range_mae, range_mae_value_and_grad
 
 __all__ = ["range_mae", "range_mae_value_and_grad", "multiclass_hinge",
            "multiclass_hinge_value_and_grad", "svm_loss", "cross_entropy", "cross_entropy_value_and_grad",
-           "categorical_crossentropy", "categorical_crossentropy_value_and_grad"]
+           "categorical_crossentropy", "categorical_crossentropy_value_and_grad",
+           "linear_cross_entropy", "linear_cross_entropy_value_and_grad", "softmax_loss"]
 __version__ = "0.1.0"
