@@ -192,7 +192,7 @@ def run_chunks(p: Prepared, *, scale=None, need=(True, True, True), accumulate: 
                 gemm.accumulate_weight_grad(z, xc, dw_chunk)
                 dw += dw_chunk
         if need_db:
-            db += z.sum(axis=0, dtype=np.float64)
+            db += z.sum(axis=0)  # the chunk in the compute dtype, the chunks in float64
     return loss, dx, dw, db
 
 
