@@ -1,4 +1,5 @@
-"""linear_cross_entropy / softmax_loss benchmarks (pytest-benchmark).
+"""linear_cross_entropy / softmax_loss benchmarks (pytest-benchmark; ``python`` this file for
+interleaved timings, see :func:`interleaved`).
 
 fwd+bwd (loss and the gradients of x, weight, bias), float32, on ``FASTSEG_BENCH_THREADS``
 threads (default 2) for Numba, torch and (set it in the environment too) OpenBLAS, at N=4096,
@@ -87,16 +88,28 @@ def _set_threads(threads):
     torch.set_num_threads(threads)
 
 
+def _rss_kib(field):
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith(field + ":"))
+
+
 def _peak_rss_child(impl, n, h, v, threads):
-    """Run in a fresh interpreter: peak resident bytes added by one call."""
-    import resource
+    """Run in a fresh interpreter (Linux): peak resident bytes added by one call. The high-water
+    mark is reset after the inputs are built (``/proc/self/clear_refs``), so the temporaries of
+    building them do not count."""
     _set_threads(threads)
     x, w, b, y = _data(n, h, v)
     small = _data(min(n, 64), h, v, seed=1)
     make_run(impl, *small)()  # imports, JIT (Numba's disk cache), thread pools
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    make_run(impl, x, w, b, y)()
-    return (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) * 1024
+    del small
+    run = make_run(impl, x, w, b, y)
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")  # reset VmHWM to the current RSS
+    base = _rss_kib("VmRSS")
+    result = run()
+    peak = _rss_kib("VmHWM")
+    del result
+    return (peak - base) * 1024
 
 
 def peak_extra_mib(impl, n, h, v, threads=THREADS):
@@ -145,3 +158,36 @@ def test_softmax_loss_cs231n(benchmark, impl, threads):
     fn = baselines.softmax_loss_naive if impl == "naive_loop" else fastseg.softmax_loss
     fn(W, X, y, 5e-6)
     benchmark.pedantic(fn, args=(W, X, y, 5e-6), rounds=5, warmup_rounds=0)
+
+
+def interleaved(n, h, v, rounds=3, threads=THREADS, impls=IMPLS):
+    """Time the peers round-robin (each round runs every peer once, in a rotated order), so that
+    load from other processes on a shared machine falls on all of them alike. Returns
+    ``{impl: (median_s, min_s)}``."""
+    import time
+    _set_threads(threads)
+    x, w, b, y = _data(n, h, v)
+    runs = {impl: make_run(impl, x, w, b, y) for impl in impls}
+    for run in runs.values():
+        run()
+    times = {impl: [] for impl in impls}
+    for r in range(rounds):
+        order = impls[r % len(impls):] + impls[:r % len(impls)]
+        for impl in order:
+            start = time.perf_counter()
+            runs[impl]()
+            times[impl].append(time.perf_counter() - start)
+    return {impl: (float(np.median(t)), min(t)) for impl, t in times.items()}
+
+
+if __name__ == "__main__":
+    # python bench/bench_linear_cross_entropy.py N H V [rounds]: interleaved times and peak memory
+    n, h, v = (int(a) for a in sys.argv[1:4])
+    rounds = int(sys.argv[4]) if len(sys.argv) > 4 else 3
+    result = interleaved(n, h, v, rounds)
+    grads = (n * h + v * h + v) * 4 / 2**20
+    print(f"{n}x{h}x{v} float32, {THREADS} threads, {rounds} interleaved rounds; gradients {grads:.1f} MiB")
+    print(f"{'peer':16s} {'median s':>9s} {'min s':>8s} {'peak extra MiB':>15s} {'beyond grads':>13s}")
+    for impl, (med, best) in result.items():
+        peak = peak_extra_mib(impl, n, h, v)
+        print(f"{impl:16s} {med:9.3f} {best:8.3f} {peak:15.1f} {peak - grads:13.1f}")

@@ -303,3 +303,10 @@ def test_softmax_loss_matches_naive_loop(chunk_size):
     assert dW.shape == W.shape
     with pytest.raises(ValueError, match="same D"):
         fastseg.softmax_loss(W, X[:, :3], y, reg=0.3)
+
+
+def test_torch_other_devices_go_to_torch():
+    x, w, b, y, _, probs = _torch_case()
+    for target in (y, probs):  # torch's own op, which runs on the meta device too
+        loss = ft.linear_cross_entropy(x.to("meta"), w.to("meta"), target.to("meta"), linear_bias=b.to("meta"))
+        assert loss.device.type == "meta" and loss.shape == ()
