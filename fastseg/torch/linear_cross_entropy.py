@@ -144,7 +144,7 @@ def linear_cross_entropy(input: torch.Tensor, linear_weight: torch.Tensor, targe
     >>> w = torch.tensor([[2.0, 0.0], [0.0, 1.0], [-1.0, 0.0]])
     >>> loss = ft.linear_cross_entropy(x, w, torch.tensor([0]))   # logits [2, 0, -1]
     >>> loss.backward(); round(loss.item(), 4), [round(v, 4) for v in x.grad[0].tolist()]
-    (0.1698, [-0.2704, 0.1142])
+    (0.1698, [-0.3544, 0.1142])
     """
     check_choice("reduction", reduction, REDUCTIONS)
     tensors = {"input": input, "linear_weight": linear_weight, "target": target, "linear_bias": linear_bias,
