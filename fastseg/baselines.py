@@ -135,3 +135,22 @@ def svm_loss_vectorized_numpy(W, X, y, reg, delta=1.0):
     :func:`hinge_vectorized_numpy`, then ``dW`` by a matrix product."""
     loss, d_scores = hinge_vectorized_numpy(X @ W, y, delta)
     return loss + reg * np.sum(W * W), X.T @ d_scores + 2 * reg * W
+
+
+def softmax_loss_naive(W, X, y, reg):
+    """CS231n's ``softmax_loss_naive``: explicit loops over samples and classes (shifted scores for
+    stability). ``W (D, C)``, ``X (N, D)``; returns the mean loss plus ``reg * sum(W**2)`` and ``dW``."""
+    loss = 0.0
+    dW = np.zeros_like(W)
+    num_train, num_classes = X.shape[0], W.shape[1]
+    for i in range(num_train):
+        scores = X[i].dot(W)
+        scores -= np.max(scores)
+        exp_sum = np.sum(np.exp(scores))
+        loss += -scores[y[i]] + np.log(exp_sum)
+        for j in range(num_classes):
+            p = np.exp(scores[j]) / exp_sum
+            dW[:, j] += (p - (j == y[i])) * X[i]
+    loss = loss / num_train + reg * np.sum(W * W)
+    dW = dW / num_train + 2 * reg * W
+    return loss, dW

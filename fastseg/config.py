@@ -39,6 +39,10 @@ class Config:
     """CUDA C++ hinge and cross-entropy: from this many classes on, a block of threads reduces
     each row instead of one warp. ``bench/gpu_check.py``."""
 
+    linear_ce_chunk_bytes: int = 64 << 20
+    """linear_cross_entropy: bytes of the per-chunk logits/gradient buffer (its rows per chunk
+    adapt to the number of classes). ``bench/bench_linear_cross_entropy.py``."""
+
     gpu_backend: str = "native"
     """The backend ``backend="auto"`` picks for device arrays: the faster in ``bench/gpu_check.py``."""
 
