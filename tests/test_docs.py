@@ -18,3 +18,11 @@ def test_torch_api_examples():
     torch_range_mae = importlib.import_module("fastseg.torch.range_loss")  # the module, not the function
     result = doctest.testmod(torch_range_mae)
     assert result.attempted >= 4 and result.failed == 0
+
+
+@pytest.mark.parametrize("module", ["fastseg.tensorflow.range_loss", "fastseg.tensorflow.multiclass_hinge",
+                                    "fastseg.tensorflow.categorical_crossentropy"])
+def test_tensorflow_api_examples(module):
+    pytest.importorskip("tensorflow")
+    result = doctest.testmod(importlib.import_module(module))
+    assert result.attempted >= 3 and result.failed == 0

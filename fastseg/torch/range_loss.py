@@ -55,7 +55,7 @@ def range_loss(input: torch.Tensor, target: torch.Tensor, *, loss: str = "mae", 
     >>> y_true = torch.tensor([[0., 0., 1., 1., 1.]])
     >>> loss = ft.range_loss(y_pred, y_true, loss="mse")
     >>> loss.backward(); y_pred.grad
-    tensor([[ 0.0000,  1.0000,  0.0000,  0.0000, -0.6667]])
+    tensor([[-0.0000,  1.0000, -0.0000, -0.0000, -0.6667]])
     """
     return _range_loss((target, input, lengths, segments),
                        {"loss": loss, "delta": delta, "range_reduction": range_reduction},
