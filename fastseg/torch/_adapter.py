@@ -187,6 +187,8 @@ class Call:
                 scale = float(grad_rows) * inv
             else:
                 scale = kernel_array((grad_rows.detach().to(torch.float64) * inv).expand(plan.rows).contiguous())
+            if device.type != "cpu":  # the backward kernel's loss scratch from torch's allocator (CUDA graphs)
+                extra["out_loss"] = primary.new_empty((plan.rows,))
             kernels.rows(*map(kernel_array, v), out_grad=kernel_array(grad), grad_scale=scale,
                          stream=_stream(device), **{k: kernel_array(t) for k, t in extra.items()},
                          **plan.kernel_options)
