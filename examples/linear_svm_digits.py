@@ -12,7 +12,10 @@ from sklearn.model_selection import train_test_split
 import fastseg
 
 
-def main(reg: float = 1e-3, maxiter: int = 200) -> float:
+def main(reg: float = 1e-3, maxiter: int = 200, loss_fn=fastseg.svm_loss) -> float:
+    """Train a linear classifier with ``loss_fn(W, X, y, reg) -> (loss, dW)`` (CS231n's signature:
+    ``fastseg.svm_loss`` here, ``fastseg.softmax_loss`` in softmax_classifier_digits.py); return
+    the test accuracy."""
     digits = load_digits()
     X = digits.data / 16.0
     X = np.hstack([X, np.ones((len(X), 1))])  # bias trick, as CS231n
@@ -20,7 +23,7 @@ def main(reg: float = 1e-3, maxiter: int = 200) -> float:
     D, C = X.shape[1], 10
 
     def objective(w):
-        loss, dW = fastseg.svm_loss(w.reshape(D, C), X_train, y_train, reg)
+        loss, dW = loss_fn(w.reshape(D, C), X_train, y_train, reg)
         return loss, dW.ravel()
 
     w0 = 1e-3 * np.random.default_rng(0).standard_normal(D * C)

@@ -1,36 +1,23 @@
 """A softmax classifier on scikit-learn's bundled 8x8 digits, trained with fastseg's CS231n-style
 ``softmax_loss`` (the head and cross-entropy fused, chunked) and
-``scipy.optimize.minimize(jac=True)`` (L-BFGS with the analytic gradient).
+``scipy.optimize.minimize(jac=True)`` (L-BFGS with the analytic gradient): the training loop of
+linear_svm_digits.py with the softmax loss in place of the SVM loss.
 
     python examples/softmax_classifier_digits.py
 """
 
-import numpy as np
-from scipy.optimize import minimize
-from sklearn.datasets import load_digits
-from sklearn.model_selection import train_test_split
+import os
+import sys
 
-import fastseg
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the sibling example, also when loaded by path
+
+import fastseg  # noqa: E402
+from linear_svm_digits import main as train_linear_classifier  # noqa: E402
 
 
 def main(reg: float = 1e-3, maxiter: int = 200) -> float:
-    digits = load_digits()
-    X = digits.data / 16.0
-    X = np.hstack([X, np.ones((len(X), 1))])  # bias trick, as CS231n
-    X_train, X_test, y_train, y_test = train_test_split(X, digits.target, test_size=0.25, random_state=0)
-    D, C = X.shape[1], 10
-
-    def objective(w):
-        loss, dW = fastseg.softmax_loss(w.reshape(D, C), X_train, y_train, reg)
-        return loss, dW.ravel()
-
-    w0 = 1e-3 * np.random.default_rng(0).standard_normal(D * C)
-    result = minimize(objective, w0, jac=True, method="L-BFGS-B", options={"maxiter": maxiter})
-    W = result.x.reshape(D, C)
-    accuracy = float(np.mean((X_test @ W).argmax(axis=1) == y_test))
-    print(f"loss {objective(w0)[0]:.3f} -> {result.fun:.3f} in {result.nit} iterations "
-          f"({result.nfev} loss+gradient evaluations); test accuracy {accuracy:.3f}")
-    return accuracy
+    """Train the softmax classifier; return its test accuracy."""
+    return train_linear_classifier(reg, maxiter, loss_fn=fastseg.softmax_loss)
 
 
 if __name__ == "__main__":

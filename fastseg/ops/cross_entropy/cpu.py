@@ -1,5 +1,8 @@
-"""Numba CPU kernels for softmax cross-entropy (torch parity): one row per thread, the row read from memory once (its max, then ``exp`` into the
-gradient buffer and the sum, then the gradient from that buffer while it is in L1).
+"""Numba CPU kernels for softmax cross-entropy (torch parity): one row per thread, the row read from
+memory once (its max, then ``exp`` into the gradient buffer and the sum, then the gradient from
+that buffer while it is in L1). Every logit the loss needs is read before the ``exp`` pass writes
+the gradient buffer, so ``out_grad`` may be ``logits`` itself (``linear_cross_entropy``'s chunks
+become their gradient in place).
 
 Every row is ``-sum_c q_c log softmax(x)_c`` for target weights ``q`` given by the target kind;
 the loss is accumulated as ``Q log(l) + sum_c q_c (m - x_c)`` (``m`` the row max, ``l`` the sum
@@ -51,7 +54,6 @@ def _class_row(x, y, g, w, eps, gscale, want_grad):
     """Class-index target ``y`` (already known to be kept and in range): ``q_c = a [c == y] + b w_c``."""
     c_count = x.shape[0]
     m = _max(x)
-    l = _exp_sum(x, m, g, want_grad)
     a = (1.0 - eps) * w[y]
     b = eps / c_count
     spread = 0.0
@@ -61,6 +63,10 @@ def _class_row(x, y, g, w, eps, gscale, want_grad):
             spread += w[c] * (m - x[c])
             w_sum += w[c]
     total_q = a + b * w_sum
+    # a == 0 (label_smoothing=1): the label's own term is absent, even at a -inf logit (0 * inf)
+    label_term = a * (m - x[y]) if a != 0.0 else 0.0
+    # every logit the loss needs is read above, before the exp pass writes g: g may be x itself
+    l = _exp_sum(x, m, g, want_grad)
     log_l = math.log(l)
     if want_grad:
         ratio = g.dtype.type(gscale * total_q / l)
@@ -72,8 +78,7 @@ def _class_row(x, y, g, w, eps, gscale, want_grad):
             for c in range(c_count):
                 g[c] = ratio * g[c] - g.dtype.type(gb * w[c])
         g[y] -= g.dtype.type(gscale * a)
-    # a == 0 (label_smoothing=1): the label's own term is absent, even at a -inf logit (0 * inf)
-    return total_q * log_l + (a * (m - x[y]) if a != 0.0 else 0.0) + b * spread
+    return total_q * log_l + label_term + b * spread
 
 
 @_jit
@@ -83,13 +88,13 @@ def _prob_row(x, t, g, w, eps, gscale, want_grad):
     if c_count == 0:  # nothing to normalise over (the Python layer rejects it first)
         return math.nan
     m = _max(x)
-    l = _exp_sum(x, m, g, want_grad)
     total_q = 0.0
     spread = 0.0
     for c in range(c_count):
         q = w[c] * (t[c] * (1.0 - eps) + eps / c_count)
         total_q += q
         spread += q * (m - x[c])
+    l = _exp_sum(x, m, g, want_grad)  # after every read of x: g may be x itself
     if want_grad:
         ratio = gscale * total_q / l
         for c in range(c_count):

@@ -25,36 +25,14 @@ from ..._numba import FASTMATH, cache_enabled, per_row, run_rows
 from ..._simd import (LANES, masked_huber_sum, masked_mae_sum, masked_mse_sum, ne_mask, store_huber_grad,
                       store_huber_grad_lanes, store_mae_grad, store_mae_grad_lanes, store_mse_grad,
                       store_mse_grad_lanes)
+from . import element
 
 _CACHE = cache_enabled(__file__)
 _jit = njit(cache=_CACHE, nogil=True, error_model="numpy", fastmath=FASTMATH)
 
 
-@_jit
-def _loss(d, kind, delta):
-    """``l(d)`` in float64: ``|d|``, ``d**2`` or Huber."""
-    if kind == 0:
-        return abs(d)
-    if kind == 1:
-        return d * d
-    a = abs(d)
-    return 0.5 * d * d if a <= delta else delta * (a - 0.5 * delta)
-
-
-@_jit
-def _grad(d, w, kind, delta):
-    """``-w l'(d)`` in ``w``'s dtype (``sign(0) = 0``; NaN stays NaN)."""
-    if kind == 0:
-        zero = w - w
-        return -w if d > 0 else (w if d < 0 else (zero if d == 0 else d))
-    if kind == 1:
-        return -w * (d + d)
-    c = 1.0 * d  # float64, as delta
-    if d > delta:
-        c = delta
-    elif d < -delta:
-        c = -delta
-    return -w * c
+_loss = _jit(element.loss)
+_grad = _jit(element.grad)
 
 
 @_jit

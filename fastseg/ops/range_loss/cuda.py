@@ -26,6 +26,8 @@ import numpy as np
 from ..._numba_cuda import BLOCK, Launch, block_reduce, device_constant, scratch_rows  # first: the clear missing-extra error
 from numba import cuda, float64, int32, int64
 
+from . import element
+
 THREADS = BLOCK
 
 
@@ -34,26 +36,8 @@ def _starts_range(key, row, i, n):
     return i < n and (i == 0 or key[row, i] != key[row, i - 1])
 
 
-@cuda.jit(device=True, inline=True)
-def _loss(d, kind, delta):
-    """``l(d)`` in float64 (kind 0 mae, 1 mse, 2 huber); ``kind`` is uniform over the launch."""
-    if kind == 0:
-        return abs(d)
-    if kind == 1:
-        return d * d
-    a = abs(d)
-    return 0.5 * d * d if a <= delta else delta * (a - 0.5 * delta)
-
-
-@cuda.jit(device=True, inline=True)
-def _grad(d, g, kind, delta):
-    """``-g l'(d)`` (``sign(0) = 0``; NaN stays NaN)."""
-    if kind == 0:
-        return -g if d > 0 else (g if d < 0 else (0.0 if d == 0 else math.nan))
-    if kind == 1:
-        return -g * 2.0 * d
-    c = delta if d > delta else (-delta if d < -delta else d)
-    return -g * c
+_loss = cuda.jit(device=True, inline=True)(element.loss)
+_grad = cuda.jit(device=True, inline=True)(element.grad)
 
 
 @cuda.jit(device=True)
