@@ -96,9 +96,14 @@ def _loss_sum(kind):
         dvec_t = ir.VectorType(ir.DoubleType(), LANES)
         diff = builder.fsub(_vector_load(context, builder, t_ty, t_val, start_val, vec_t),
                             _vector_load(context, builder, p_ty, p_val, start_val, vec_t))
-        if vec_t.element != ir.DoubleType():
-            diff = builder.fpext(diff, dvec_t)
-        err = _element_loss(builder, kind, diff, delta_val)
+        if kind == "mae":  # |d| is exact in the input dtype: widen after it (half the vector work)
+            err = _element_loss(builder, kind, diff, delta_val)
+            if vec_t.element != ir.DoubleType():
+                err = builder.fpext(err, dvec_t)
+        else:
+            if vec_t.element != ir.DoubleType():
+                diff = builder.fpext(diff, dvec_t)
+            err = _element_loss(builder, kind, diff, delta_val)
         masked = builder.select(_lane_mask(builder, None, count_val), err, ir.Constant(dvec_t, [0.0] * LANES))
         reduce = _vector_intrinsic(builder, "vector.reduce.fadd", ir.DoubleType(), [ir.DoubleType(), dvec_t])
         return builder.call(reduce, [ir.Constant(ir.DoubleType(), 0.0), masked], fastmath=("reassoc",))

@@ -7,8 +7,9 @@ ends, a masked vector sum adds ``l(t - p)`` of the elements before it (float64),
 kernel then writes the range's gradient ``-l'(t - p) / |r|`` with 16-lane stores. Rows are
 independent, so the serial and the row-parallel drivers give bitwise identical results.
 
-The element loss ``kind`` (0 mae, 1 mse, 2 huber) is a compile-time choice: the drivers make it a
-literal (``numba.literally``), and every ``if kind == ...`` below is pruned in each specialisation.
+The element loss ``kind`` (0 mae, 1 mse, 2 huber) is a compile-time choice: each row calls a
+specialisation compiled with ``kind`` a literal (:func:`_row_loss_of`), in which every
+``if kind == ...`` below is pruned.
 
 All functions take 2-D ``(rows, L)`` arrays and write into caller-provided outputs.
 """
@@ -18,7 +19,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import literally, njit, prange
+from numba import njit, prange
 from numba.cpython.unsafe.numbers import trailing_zeros
 
 from ..._numba import FASTMATH, cache_enabled, per_row, run_rows
@@ -31,11 +32,15 @@ _CACHE = cache_enabled(__file__)
 _jit = njit(cache=_CACHE, nogil=True, error_model="numpy", fastmath=FASTMATH)
 
 
-_loss = _jit(element.loss)
-_grad = _jit(element.grad)
+_inline = njit(cache=_CACHE, nogil=True, error_model="numpy", fastmath=FASTMATH, inline="always")
+"""For the per-step helpers: inlined in Numba's IR, so no call survives in the 16-lane loop (LLVM
+left them as calls: 25% slower)."""
+
+_loss = _inline(element.loss)
+_grad = _inline(element.grad)
 
 
-@_jit
+@_inline
 def _masked_sum(t, p, start, count, kind, delta):
     if kind == 0:
         return masked_mae_sum(t, p, start, count, delta)
@@ -44,7 +49,7 @@ def _masked_sum(t, p, start, count, kind, delta):
     return masked_huber_sum(t, p, start, count, delta)
 
 
-@_jit
+@_inline
 def _store_grad(t, p, g, start, w, kind, delta):
     if kind == 0:
         store_mae_grad(t, p, g, start, w, delta)
@@ -54,7 +59,7 @@ def _store_grad(t, p, g, start, w, kind, delta):
         store_huber_grad(t, p, g, start, w, delta)
 
 
-@_jit
+@_inline
 def _store_grad_lanes(t, p, g, start, w, lo, hi, kind, delta):
     if kind == 0:
         store_mae_grad_lanes(t, p, g, start, w, delta, lo, hi)
@@ -64,11 +69,28 @@ def _store_grad_lanes(t, p, g, start, w, lo, hi, kind, delta):
         store_huber_grad_lanes(t, p, g, start, w, delta, lo, hi)
 
 
-@_jit
+@_inline
+def _row_of(key, b):
+    """Row ``b`` of the segment ids, or None (ranges from ``y_true``): with ``key`` None this is
+    a compile-time None, and the kernels below compare ``t`` itself (one load of it per step)."""
+    if key is None:
+        return None
+    return key[b]
+
+
+@_inline
+def _keys(key, t):
+    if key is None:
+        return t
+    return key
+
+
+@_inline
 def _range_end_and_sum(key, t, p, j, n, contiguous, kind, delta):
     """End of the range starting at ``j`` (a maximal run of equal ``key``; a NaN key starts a range
     of one) and its ``sum l(t - p)`` in float64, 16 elements per step: a movemask compare finds
-    the end, a masked vector sum adds the elements before it."""
+    the end, a masked vector sum adds the elements before it. ``key`` None: the keys are ``t``."""
+    key = _keys(key, t)
     v = key[j]
     s = _loss(np.float64(t[j] - p[j]), kind, delta)
     k = j + 1
@@ -90,7 +112,7 @@ def _range_end_and_sum(key, t, p, j, n, contiguous, kind, delta):
     return k, s
 
 
-@_jit
+@_inline
 def _write_range_grad(t, p, g, j, k, w, contiguous, kind, delta):
     """``g[j:k] = -w * l'(t - p)``; whole 16-lane stores while they fit in the row (lanes past
     ``k`` are overwritten by the next range or by the zero fill past the row length), then one
@@ -125,7 +147,7 @@ def _finish(loss, n_ranges, mean):
 def _row_loss(key, t, p, n, mean, kind, delta):
     if n < 0 or n > t.shape[0]:
         return math.nan
-    contiguous = _unit_stride(t) and _unit_stride(p) and _unit_stride(key)
+    contiguous = _unit_stride(t) and _unit_stride(p) and _unit_stride(_keys(key, t))
     loss = 0.0
     n_ranges = 0
     j = 0
@@ -155,7 +177,7 @@ def _row_grad(key, t, p, g, n, mean, scale, kind, delta):
     if n < 0 or n > t.shape[0]:
         g[:] = math.nan
         return math.nan
-    contiguous = _unit_stride(t) and _unit_stride(p) and _unit_stride(g) and _unit_stride(key)
+    contiguous = _unit_stride(t) and _unit_stride(p) and _unit_stride(g) and _unit_stride(_keys(key, t))
     loss = 0.0
     n_ranges = 0
     j = 0
@@ -174,34 +196,52 @@ def _row_grad(key, t, p, g, n, mean, scale, kind, delta):
     return _finish(loss, n_ranges, mean)
 
 
+@_jit
+def _row_loss_of(key, t, p, n, mean, kind, delta):
+    """:func:`_row_loss` with the runtime ``kind`` turned into a literal: each call below compiles
+    a specialisation with that element loss only (no ``numba.literally`` at the Python boundary,
+    which would cost a type-inference retry on every call)."""
+    if kind == 0:
+        return _row_loss(key, t, p, n, mean, 0, delta)
+    if kind == 1:
+        return _row_loss(key, t, p, n, mean, 1, delta)
+    return _row_loss(key, t, p, n, mean, 2, delta)
+
+
+@_jit
+def _row_loss_grad_of(key, t, p, g, gt, n, mean, scale, want_true, kind, delta):
+    """:func:`_row_loss_grad` with ``kind`` as a literal (see :func:`_row_loss_of`)."""
+    if kind == 0:
+        return _row_loss_grad(key, t, p, g, gt, n, mean, scale, want_true, 0, delta)
+    if kind == 1:
+        return _row_loss_grad(key, t, p, g, gt, n, mean, scale, want_true, 1, delta)
+    return _row_loss_grad(key, t, p, g, gt, n, mean, scale, want_true, 2, delta)
+
+
 @njit(cache=_CACHE, nogil=True, error_model="numpy")
 def _forward_serial(key, t, p, lengths, mean, out_loss, kind, delta):
-    literally(kind)
     for b in range(t.shape[0]):
-        out_loss[b] = _row_loss(key[b], t[b], p[b], lengths[b], mean, kind, delta)
+        out_loss[b] = _row_loss_of(_row_of(key, b), t[b], p[b], lengths[b], mean, kind, delta)
 
 
 @njit(cache=_CACHE, nogil=True, error_model="numpy", parallel=True)
 def _forward_parallel(key, t, p, lengths, mean, out_loss, kind, delta):
-    literally(kind)
     for b in prange(t.shape[0]):
-        out_loss[b] = _row_loss(key[b], t[b], p[b], lengths[b], mean, kind, delta)
+        out_loss[b] = _row_loss_of(_row_of(key, b), t[b], p[b], lengths[b], mean, kind, delta)
 
 
 @njit(cache=_CACHE, nogil=True, error_model="numpy")
 def _fused_serial(key, t, p, lengths, mean, row_scale, out_loss, out_grad, out_true, want_true, kind, delta):
-    literally(kind)
     for b in range(t.shape[0]):
-        out_loss[b] = _row_loss_grad(key[b], t[b], p[b], out_grad[b], out_true[b], lengths[b], mean, row_scale[b],
-                                     want_true, kind, delta)
+        out_loss[b] = _row_loss_grad_of(_row_of(key, b), t[b], p[b], out_grad[b], out_true[b], lengths[b], mean,
+                                        row_scale[b], want_true, kind, delta)
 
 
 @njit(cache=_CACHE, nogil=True, error_model="numpy", parallel=True)
 def _fused_parallel(key, t, p, lengths, mean, row_scale, out_loss, out_grad, out_true, want_true, kind, delta):
-    literally(kind)
     for b in prange(t.shape[0]):
-        out_loss[b] = _row_loss_grad(key[b], t[b], p[b], out_grad[b], out_true[b], lengths[b], mean, row_scale[b],
-                                     want_true, kind, delta)
+        out_loss[b] = _row_loss_grad_of(_row_of(key, b), t[b], p[b], out_grad[b], out_true[b], lengths[b], mean,
+                                        row_scale[b], want_true, kind, delta)
 
 
 def rows(y_true, y_pred, lengths=None, segments=None, *, kind: int = 0, delta: float = 1.0,
@@ -216,7 +256,7 @@ def rows(y_true, y_pred, lengths=None, segments=None, *, kind: int = 0, delta: f
     """
     n_rows, cols = y_pred.shape
     lengths = per_row(cols, n_rows, np.int64) if lengths is None else lengths
-    key = y_true if segments is None else segments
+    key = segments  # None: ranges from y_true (a compile-time None in the kernels)
     kind, delta = int(kind), float(delta)
     if out_grad is None:
         run_rows(_forward_serial, _forward_parallel, y_pred.size, key, y_true, y_pred, lengths,
