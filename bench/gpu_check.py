@@ -114,9 +114,9 @@ def check_range_mae(backend, schedule=None):
     ok_all &= host_ok
     if backend == "native":
         from fastseg import _native
-        src = _native.load_module("range_mae", from_source=True)
-        fb = _native.load_module("range_mae")
-        found = _native.find("range_mae.fatbin")
+        src = _native.load_module("range_loss", from_source=True)
+        fb = _native.load_module("range_loss")
+        found = _native.find("range_loss.fatbin")
         print(f"native module: {found or 'NVRTC'}; NVRTC from source also compiled: {src is not None and fb is not None}")
     print(f"correctness {backend}: {'OK' if ok_all else 'FAILED'} ({len(RESULTS['correctness'])} cases so far; host-array API {'OK' if host_ok else 'FAILED'})")
     return ok_all
@@ -347,6 +347,11 @@ def bench(backends, shapes=((4096, 1024), (65536, 1024))):
                     rows_out.append((f"{label} backward kernel", "bwd", timed_kernel(lambda: kernels.rows(
                         bt, bp, None, mean_over_ranges=False, grad_scale=1.0, out_grad=bgrad, stream=stream)),
                         12 * n))
+                    for kind, loss_name in ((1, "mse"), (2, "huber")):  # the other element losses, fused
+                        rows_out.append((f"{label} {loss_name} fused kernel", "fwd+bwd", timed_kernel(
+                            lambda: kernels.rows(bt, bp, None, kind=kind, delta=1.0, mean_over_ranges=False,
+                                                 grad_scale=1.0, out_loss=bloss, out_grad=bgrad, stream=stream)),
+                            12 * n))
 
             def torch_op():
                 q = p.detach().requires_grad_(True)

@@ -149,7 +149,7 @@ def _check_native_on_host(host_cupy, host_buffer, schedule, length, dtype, mean)
     native.rows(host_buffer(y_true), host_buffer(y_pred), host_buffer(lengths), mean_over_ranges=mean,
                 grad_scale=0.5, out_loss=host_buffer(loss), out_grad=host_buffer(grad), stream=0xC0FFEE)
     name, grid, threads, stream = host_cupy.LAUNCHES[-1]
-    assert name == f"range_mae_{f'fused_block{block}' if block else schedule}_{suffix}"
+    assert name == f"range_loss_{f'fused_block{block}' if block else schedule}_mae_{suffix}"
     assert (grid, threads, stream) == (((rows,), (block,)) if block else ((3,), (128,))) + (0xC0FFEE,)
     assert_close(loss, ref_loss, ref32[0])
     assert_close(grad, 0.5 * ref_grad, 0.5 * ref32[1])
@@ -158,7 +158,7 @@ def _check_native_on_host(host_cupy, host_buffer, schedule, length, dtype, mean)
     native.rows(y_true, y_pred, lengths.astype(np.int32), mean_over_ranges=mean, grad_scale=scale, out_loss=loss,
                 out_grad=grad)
     native.rows(y_true, y_pred, lengths.astype(np.int32), mean_over_ranges=mean, out_loss=fwd)
-    assert host_cupy.LAUNCHES[-1][0] == f"range_mae_{f'forward_block{block}' if block else 'forward'}_{suffix}"
+    assert host_cupy.LAUNCHES[-1][0] == f"range_loss_{f'forward_block{block}' if block else 'forward'}_mae_{suffix}"
     assert_close(loss, ref_loss, ref32[0])
     assert_close(fwd, ref_loss, ref32[0])
     assert_close(grad, scale[:, None] * ref_grad, scale[:, None] * ref32[1])
@@ -181,3 +181,49 @@ def test_native_public_api_on_host(native_on_host):
     ref_loss, ref_grad = reference.row_losses(y_true, y_pred, range_reduction="mean", need_grad=True)
     np.testing.assert_allclose(loss, ref_loss.mean(), rtol=1e-12)
     np.testing.assert_allclose(grad, ref_grad / 6, rtol=1e-12)
+
+
+@pytest.mark.parametrize("schedule, length", [("block", 300), ("block", 1500), ("fused", 300)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("loss, delta", [("mse", 1.0), ("huber", 0.07)])
+def test_native_losses_with_segments_on_host(native_on_host, schedule, length, dtype, loss, delta):
+    """MSE and Huber through the native backend on the host, ranges from y_true and from int64
+    segment ids (int32 ids are converted; y_true varies inside a segment): forward, fused and
+    backward-only launches of the kernel for the loss, against the reference."""
+    import host_cupy
+    from fastseg import config
+    from fastseg.ops.range_loss import native
+
+    kind = reference.LOSSES.index(loss)
+    rng = np.random.default_rng(23)
+    rows, L = 6, length
+    y_true, y_pred = piecewise_rows(rng, rows, L, max_ranges=30, dtype=dtype)
+    y_pred[3, 5] = np.nan
+    segments = np.cumsum(rng.random((rows, L)) < 0.05, axis=1) * (1 << 33)  # ids above 2**32
+    lengths = np.array([L, 0, 129, L - 1, L + 1, 77])
+    n_ok = np.where(lengths > L, 0, lengths)
+    scale = np.linspace(0.5, 2.0, rows)
+    block = {300: 256, 1500: 1024}[L] if schedule == "block" else None
+    pass_name = lambda p: f"range_loss_{f'{p}_block{block}' if block else p}_{loss}_{'f32' if dtype == np.float32 else 'f64'}"
+    with config.override(**({} if schedule == "block" else {"range_mae_block_rows": ()})):
+        for seg in (None, segments, (segments // (1 << 33)).astype(np.int32)):
+            rr = dict(range_reduction="mean", need_grad=True, loss=loss, delta=delta)
+            ref = reference.row_losses(y_true.astype(np.float64), y_pred.astype(np.float64), n_ok, seg, **rr)
+            ref32 = reference.row_losses(y_true, y_pred, n_ok, seg, **rr)
+            ref_loss, ref_grad = ref[0].copy(), ref[1].copy()
+            ref_loss[4], ref_grad[4] = np.nan, np.nan  # a length past the row: a NaN row
+            loss_out, grad = np.full(rows, -7, dtype), np.full_like(y_pred, -7)
+            native.rows(y_true, y_pred, lengths, seg, kind=kind, delta=delta, mean_over_ranges=True,
+                        grad_scale=scale, out_loss=loss_out, out_grad=grad)
+            assert host_cupy.LAUNCHES[-1][0] == pass_name("fused")
+            assert_close(loss_out, ref_loss, ref32[0])
+            assert_close(grad, scale[:, None] * ref_grad, scale[:, None] * ref32[1])
+            fwd = np.full(rows, -7, dtype)
+            native.rows(y_true, y_pred, lengths, seg, kind=kind, delta=delta, mean_over_ranges=True, out_loss=fwd)
+            assert host_cupy.LAUNCHES[-1][0] == pass_name("forward")
+            assert_close(fwd, ref_loss, ref32[0])
+            grad2, grad_true = np.full_like(y_pred, -7), np.full_like(y_pred, -7)
+            native.rows(y_true, y_pred, lengths, seg, kind=kind, delta=delta, mean_over_ranges=True,
+                        grad_scale=scale, out_grad=grad2, out_grad_true=grad_true)
+            np.testing.assert_array_equal(grad2, grad)
+            np.testing.assert_array_equal(grad_true, -grad)

@@ -1,5 +1,7 @@
-// The range_mae CUDA kernels themselves (kernels/range_mae.cu), run on the host by warp_sim,
-// against the serial row definition: random piecewise-constant rows of many lengths (vector and
+// The range_loss CUDA kernels themselves (kernels/range_loss.cu), run on the host by warp_sim,
+// against the serial row definition, for each element loss (MAE, MSE, Huber) with ranges from
+// y_true and from segment ids (int64 ids differing only above bit 32, independent of y_true's runs):
+// random piecewise-constant rows of many lengths (vector and
 // scalar loads, tiles cut inside ranges, one-element ranges, one range per row), valid lengths
 // (one ending at a tile boundary) and lengths outside [0, L], NaN rows, both range reductions,
 // per-row gradient scales, y_true's gradient. Every exported kernel is checked (warp per row;
@@ -14,7 +16,7 @@
 #include <random>
 #include <vector>
 
-#include "range_mae.cu"
+#include "range_loss.cu"
 #include "tests/expect.h"
 
 namespace {
@@ -25,13 +27,14 @@ template <class T>
 struct Case {
   long long rows, L;
   std::vector<T> t, p;
+  std::vector<long long> seg;  // segment ids, runs independent of t's
   std::vector<long long> lengths;
   std::vector<double> row_scale;
 };
 
 template <class T>
 Case<T> make_case(std::mt19937_64& rng, long long rows, long long L, int max_run) {
-  Case<T> c{rows, L, {}, {}, {}, {}};
+  Case<T> c{rows, L, {}, {}, {}, {}, {}};
   std::uniform_int_distribution<int> run(1, max_run), level(0, 3);
   std::normal_distribution<double> noise(0.0, 0.5);
   for (long long r = 0; r < rows; ++r) {
@@ -42,6 +45,13 @@ Case<T> make_case(std::mt19937_64& rng, long long rows, long long L, int max_run
     }
   }
   for (T v : c.t) c.p.push_back(T(v + noise(rng)));
+  for (long long r = 0; r < rows; ++r) {
+    long long i = 0;
+    while (i < L) {
+      long long id = 5 + level(rng) * (1LL << 33);
+      for (int k = run(rng); k > 0 && i < L; --k, ++i) c.seg.push_back(id);
+    }
+  }
   for (long long k = 0; k < L && rows > 2; k += 3) c.p[1 * L + k] = T(NAN);  // a NaN row
   std::uniform_int_distribution<long long> len(-1, L + 1);
   for (long long r = 0; r < rows; ++r) {
@@ -55,16 +65,18 @@ Case<T> make_case(std::mt19937_64& rng, long long rows, long long L, int max_run
 bool same_bits(double a, double b) { return (std::isnan(a) && std::isnan(b)) || a == b; }
 
 template <class T>
-using Forward = void (*)(const T*, const T*, const long long*, int, int, T*, long long, long long);
+using Forward = void (*)(const T*, const T*, const long long*, int, const long long*, int, double, T*, long long,
+                         long long);
 template <class T>
-using Fused = void (*)(const T*, const T*, const long long*, int, int, double, const double*, int, T*, T*,
-                       T*, long long, long long);
+using Fused = void (*)(const T*, const T*, const long long*, int, const long long*, int, double, double,
+                       const double*, int, T*, T*, T*, long long, long long);
 
 // A forward and a fused kernel launched alike: a warp per row (128-thread blocks) or a block per
 // row, for the row lengths native.py gives it (min_length..max_length).
 template <class T>
 struct Schedule {
   const char* name;
+  int kind;  // the element loss: 0 mae, 1 mse, 2 huber
   Forward<T> forward;
   Fused<T> fused;
   unsigned threads, rows_per_block;
@@ -72,9 +84,26 @@ struct Schedule {
 };
 
 template <class T>
+double serial(int kind, const long long* seg, const T* t, const T* p, T* g, long long n, long long L, bool mean,
+              double scale, double delta) {
+  switch (kind) {
+    case fastseg::kMae:
+      return seg ? fastseg::row_loss_grad_serial<fastseg::kMae>(seg, t, p, g, n, L, mean, scale, delta)
+                 : fastseg::row_loss_grad_serial<fastseg::kMae>(t, t, p, g, n, L, mean, scale, delta);
+    case fastseg::kMse:
+      return seg ? fastseg::row_loss_grad_serial<fastseg::kMse>(seg, t, p, g, n, L, mean, scale, delta)
+                 : fastseg::row_loss_grad_serial<fastseg::kMse>(t, t, p, g, n, L, mean, scale, delta);
+    default:
+      return seg ? fastseg::row_loss_grad_serial<fastseg::kHuber>(seg, t, p, g, n, L, mean, scale, delta)
+                 : fastseg::row_loss_grad_serial<fastseg::kHuber>(t, t, p, g, n, L, mean, scale, delta);
+  }
+}
+
+template <class T>
 void check_case(const char* name, const Case<T>& c, bool use_lengths, bool mean, bool use_row_scale,
-                const Schedule<T>& k) {
-  const double scale = 0.25, loss_tol = sizeof(T) == 8 ? 1e-12 : 1e-6;
+                bool use_seg, const Schedule<T>& k) {
+  const double scale = 0.25, delta = 0.6, loss_tol = sizeof(T) == 8 ? 1e-12 : 1e-6;
+  const long long* seg = use_seg ? c.seg.data() : nullptr;
   const unsigned grid = static_cast<unsigned>((c.rows + k.rows_per_block - 1) / k.rows_per_block);
   const unsigned kThreads = k.threads;
   Forward<T> forward = k.forward;
@@ -88,9 +117,9 @@ void check_case(const char* name, const Case<T>& c, bool use_lengths, bool mean,
     grad[o].assign(c.t.size(), T(-7));
     grad_true[o].assign(c.t.size(), T(-7));
     warp_sim::launch(forward, grid, kThreads, order, c.t.data(), c.p.data(), c.lengths.data(),
-                     int(use_lengths), int(mean), loss_fwd[o].data(), c.rows, c.L);
+                     int(use_lengths), seg, int(mean), delta, loss_fwd[o].data(), c.rows, c.L);
     warp_sim::launch(fused, grid, kThreads, order, c.t.data(), c.p.data(), c.lengths.data(),
-                     int(use_lengths), int(mean), scale, c.row_scale.data(), int(use_row_scale),
+                     int(use_lengths), seg, int(mean), delta, scale, c.row_scale.data(), int(use_row_scale),
                      loss_fused[o].data(), grad[o].data(), want_true ? grad_true[o].data() : nullptr, c.rows,
                      c.L);
   }
@@ -99,7 +128,8 @@ void check_case(const char* name, const Case<T>& c, bool use_lengths, bool mean,
   for (long long r = 0; r < c.rows && failures - before < 5; ++r) {
     long long n = use_lengths ? c.lengths[r] : c.L;
     double s = scale * (use_row_scale ? c.row_scale[r] : 1.0);
-    double want = fastseg::row_loss_grad_serial(&c.t[r * c.L], &c.p[r * c.L], want_g.data(), n, c.L, mean, s);
+    double want = serial(k.kind, seg ? seg + r * c.L : nullptr, &c.t[r * c.L], &c.p[r * c.L], want_g.data(), n, c.L,
+                         mean, s, delta);
     for (int o = 0; o < 2; ++o) {
       for (const std::vector<T>* got : {&loss_fwd[o], &loss_fused[o]}) {
         double g = (*got)[r];
@@ -146,11 +176,12 @@ void run_all(const char* dtype, const std::vector<Schedule<T>>& schedules) {
     char name[128];
     for (const Schedule<T>& k : schedules) {
       if (s[1] < k.min_length || s[1] > k.max_length) continue;
-      for (int variant = 0; variant < 8; ++variant) {
-        bool lengths = variant & 1, mean = variant & 2, row_scale = variant & 4;
-        std::snprintf(name, sizeof name, "%s %s %lldx%lld runs<=%lld%s%s%s", dtype, k.name, s[0], s[1], s[2],
-                      lengths ? " lengths" : "", mean ? " mean" : "", row_scale ? " row_scale" : "");
-        check_case(name, c, lengths, mean, row_scale, k);
+      for (int variant = 0; variant < 16; ++variant) {
+        bool lengths = variant & 1, mean = variant & 2, row_scale = variant & 4, seg = variant & 8;
+        std::snprintf(name, sizeof name, "%s %s %lldx%lld runs<=%lld%s%s%s%s", dtype, k.name, s[0], s[1], s[2],
+                      lengths ? " lengths" : "", mean ? " mean" : "", row_scale ? " row_scale" : "",
+                      seg ? " segments" : "");
+        check_case(name, c, lengths, mean, row_scale, seg, k);
       }
     }
   }
@@ -158,16 +189,25 @@ void run_all(const char* dtype, const std::vector<Schedule<T>>& schedules) {
 
 }  // namespace
 
+// The nine schedules of one dtype: (warp per row, block256, block1024) x (mae, mse, huber).
+#define SCHEDULES(S)                                                                                          \
+  {{"fused mae", 0, range_loss_forward_mae_##S, range_loss_fused_mae_##S, 128, 4, 0, any},                   \
+   {"block256 mae", 0, range_loss_forward_block256_mae_##S, range_loss_fused_block256_mae_##S, 256, 1, 0, 1024}, \
+   {"block1024 mae", 0, range_loss_forward_block1024_mae_##S, range_loss_fused_block1024_mae_##S, 1024, 1, 1025, \
+    4096},                                                                                                    \
+   {"fused mse", 1, range_loss_forward_mse_##S, range_loss_fused_mse_##S, 128, 4, 0, any},                   \
+   {"block256 mse", 1, range_loss_forward_block256_mse_##S, range_loss_fused_block256_mse_##S, 256, 1, 0, 1024}, \
+   {"block1024 mse", 1, range_loss_forward_block1024_mse_##S, range_loss_fused_block1024_mse_##S, 1024, 1, 1025, \
+    4096},                                                                                                    \
+   {"fused huber", 2, range_loss_forward_huber_##S, range_loss_fused_huber_##S, 128, 4, 0, any},             \
+   {"block256 huber", 2, range_loss_forward_block256_huber_##S, range_loss_fused_block256_huber_##S, 256, 1, 0, \
+    1024},                                                                                                    \
+   {"block1024 huber", 2, range_loss_forward_block1024_huber_##S, range_loss_fused_block1024_huber_##S, 1024, 1, \
+    1025, 4096}}
+
 int main() {
   const long long any = 1LL << 40;
-  run_all<float>("float32",
-                 {{"fused", range_mae_forward_f32, range_mae_fused_f32, 128, 4, 0, any},
-                  {"block256", range_mae_forward_block256_f32, range_mae_fused_block256_f32, 256, 1, 0, 1024},
-                  {"block1024", range_mae_forward_block1024_f32, range_mae_fused_block1024_f32, 1024, 1, 1025, 4096}});
-  run_all<double>("float64",
-                  {{"fused", range_mae_forward_f64, range_mae_fused_f64, 128, 4, 0, any},
-                   {"block256", range_mae_forward_block256_f64, range_mae_fused_block256_f64, 256, 1, 0, 1024},
-                   {"block1024", range_mae_forward_block1024_f64, range_mae_fused_block1024_f64, 1024, 1, 1025,
-                    4096}});
-  return finish("range_mae kernels under warp_sim");
+  run_all<float>("float32", SCHEDULES(f32));
+  run_all<double>("float64", SCHEDULES(f64));
+  return finish("range_loss kernels under warp_sim");
 }
