@@ -70,27 +70,28 @@ def _store_grad_lanes(t, p, g, start, w, lo, hi, kind, delta):
 
 
 @_inline
-def _row_of(key, b):
-    """Row ``b`` of the segment ids, or None (ranges from ``y_true``): with ``key`` None this is
-    a compile-time None, and the kernels below compare ``t`` itself (one load of it per step)."""
+def _keys_unit_stride(key, b):
+    """Whether row ``b`` of the segment ids (if any: ``key`` None means ranges from ``y_true``, a
+    compile-time None) is contiguous."""
     if key is None:
-        return None
-    return key[b]
+        return True
+    return _unit_stride(key[b])
 
 
 @_inline
-def _keys(key, t):
+def _range_end_and_sum(key, b, t, p, j, n, contiguous, kind, delta):
+    """:func:`_range_end_of` over row ``b`` of the segment ids, or over ``t`` itself (one load of
+    it per step) when ``key`` is None."""
     if key is None:
-        return t
-    return key
+        return _range_end_of(t, t, p, j, n, contiguous, kind, delta)
+    return _range_end_of(key[b], t, p, j, n, contiguous, kind, delta)
 
 
 @_inline
-def _range_end_and_sum(key, t, p, j, n, contiguous, kind, delta):
+def _range_end_of(key, t, p, j, n, contiguous, kind, delta):
     """End of the range starting at ``j`` (a maximal run of equal ``key``; a NaN key starts a range
     of one) and its ``sum l(t - p)`` in float64, 16 elements per step: a movemask compare finds
-    the end, a masked vector sum adds the elements before it. ``key`` None: the keys are ``t``."""
-    key = _keys(key, t)
+    the end, a masked vector sum adds the elements before it."""
     v = key[j]
     s = _loss(np.float64(t[j] - p[j]), kind, delta)
     k = j + 1
@@ -144,15 +145,15 @@ def _finish(loss, n_ranges, mean):
 
 
 @_jit
-def _row_loss(key, t, p, n, mean, kind, delta):
+def _row_loss(key, b, t, p, n, mean, kind, delta):
     if n < 0 or n > t.shape[0]:
         return math.nan
-    contiguous = _unit_stride(t) and _unit_stride(p) and _unit_stride(_keys(key, t))
+    contiguous = _unit_stride(t) and _unit_stride(p) and _keys_unit_stride(key, b)
     loss = 0.0
     n_ranges = 0
     j = 0
     while j < n:
-        k, s = _range_end_and_sum(key, t, p, j, n, contiguous, kind, delta)
+        k, s = _range_end_and_sum(key, b, t, p, j, n, contiguous, kind, delta)
         loss += s / (k - j)
         n_ranges += 1
         j = k
@@ -160,12 +161,12 @@ def _row_loss(key, t, p, n, mean, kind, delta):
 
 
 @_jit
-def _row_loss_grad(key, t, p, g, gt, n, mean, scale, want_true, kind, delta):
+def _row_loss_grad(key, b, t, p, g, gt, n, mean, scale, want_true, kind, delta):
     """Loss of one row; writes ``scale * d loss / d p`` into ``g`` (zeros past ``n``) and, with
     ``want_true``, its negation (``y_true``'s gradient) into ``gt`` while the row is in L1.
 
     A length outside ``[0, L]`` (which the Python layer rejects first) gives a NaN row."""
-    loss = _row_grad(key, t, p, g, n, mean, scale, kind, delta)
+    loss = _row_grad(key, b, t, p, g, n, mean, scale, kind, delta)
     if want_true:
         for q in range(g.shape[0]):
             gt[q] = -g[q]
@@ -173,16 +174,16 @@ def _row_loss_grad(key, t, p, g, gt, n, mean, scale, want_true, kind, delta):
 
 
 @_jit
-def _row_grad(key, t, p, g, n, mean, scale, kind, delta):
+def _row_grad(key, b, t, p, g, n, mean, scale, kind, delta):
     if n < 0 or n > t.shape[0]:
         g[:] = math.nan
         return math.nan
-    contiguous = _unit_stride(t) and _unit_stride(p) and _unit_stride(g) and _unit_stride(_keys(key, t))
+    contiguous = _unit_stride(t) and _unit_stride(p) and _unit_stride(g) and _keys_unit_stride(key, b)
     loss = 0.0
     n_ranges = 0
     j = 0
     while j < n:
-        k, s = _range_end_and_sum(key, t, p, j, n, contiguous, kind, delta)
+        k, s = _range_end_and_sum(key, b, t, p, j, n, contiguous, kind, delta)
         _write_range_grad(t, p, g, j, k, g.dtype.type(scale / (k - j)), contiguous, kind, delta)
         loss += s / (k - j)
         n_ranges += 1
@@ -197,50 +198,50 @@ def _row_grad(key, t, p, g, n, mean, scale, kind, delta):
 
 
 @_jit
-def _row_loss_of(key, t, p, n, mean, kind, delta):
+def _row_loss_of(key, b, t, p, n, mean, kind, delta):
     """:func:`_row_loss` with the runtime ``kind`` turned into a literal: each call below compiles
     a specialisation with that element loss only (no ``numba.literally`` at the Python boundary,
     which would cost a type-inference retry on every call)."""
     if kind == 0:
-        return _row_loss(key, t, p, n, mean, 0, delta)
+        return _row_loss(key, b, t, p, n, mean, 0, delta)
     if kind == 1:
-        return _row_loss(key, t, p, n, mean, 1, delta)
-    return _row_loss(key, t, p, n, mean, 2, delta)
+        return _row_loss(key, b, t, p, n, mean, 1, delta)
+    return _row_loss(key, b, t, p, n, mean, 2, delta)
 
 
 @_jit
-def _row_loss_grad_of(key, t, p, g, gt, n, mean, scale, want_true, kind, delta):
+def _row_loss_grad_of(key, b, t, p, g, gt, n, mean, scale, want_true, kind, delta):
     """:func:`_row_loss_grad` with ``kind`` as a literal (see :func:`_row_loss_of`)."""
     if kind == 0:
-        return _row_loss_grad(key, t, p, g, gt, n, mean, scale, want_true, 0, delta)
+        return _row_loss_grad(key, b, t, p, g, gt, n, mean, scale, want_true, 0, delta)
     if kind == 1:
-        return _row_loss_grad(key, t, p, g, gt, n, mean, scale, want_true, 1, delta)
-    return _row_loss_grad(key, t, p, g, gt, n, mean, scale, want_true, 2, delta)
+        return _row_loss_grad(key, b, t, p, g, gt, n, mean, scale, want_true, 1, delta)
+    return _row_loss_grad(key, b, t, p, g, gt, n, mean, scale, want_true, 2, delta)
 
 
 @njit(cache=_CACHE, nogil=True, error_model="numpy")
 def _forward_serial(key, t, p, lengths, mean, out_loss, kind, delta):
     for b in range(t.shape[0]):
-        out_loss[b] = _row_loss_of(_row_of(key, b), t[b], p[b], lengths[b], mean, kind, delta)
+        out_loss[b] = _row_loss_of(key, b, t[b], p[b], lengths[b], mean, kind, delta)
 
 
 @njit(cache=_CACHE, nogil=True, error_model="numpy", parallel=True)
 def _forward_parallel(key, t, p, lengths, mean, out_loss, kind, delta):
     for b in prange(t.shape[0]):
-        out_loss[b] = _row_loss_of(_row_of(key, b), t[b], p[b], lengths[b], mean, kind, delta)
+        out_loss[b] = _row_loss_of(key, b, t[b], p[b], lengths[b], mean, kind, delta)
 
 
 @njit(cache=_CACHE, nogil=True, error_model="numpy")
 def _fused_serial(key, t, p, lengths, mean, row_scale, out_loss, out_grad, out_true, want_true, kind, delta):
     for b in range(t.shape[0]):
-        out_loss[b] = _row_loss_grad_of(_row_of(key, b), t[b], p[b], out_grad[b], out_true[b], lengths[b], mean,
+        out_loss[b] = _row_loss_grad_of(key, b, t[b], p[b], out_grad[b], out_true[b], lengths[b], mean,
                                         row_scale[b], want_true, kind, delta)
 
 
 @njit(cache=_CACHE, nogil=True, error_model="numpy", parallel=True)
 def _fused_parallel(key, t, p, lengths, mean, row_scale, out_loss, out_grad, out_true, want_true, kind, delta):
     for b in prange(t.shape[0]):
-        out_loss[b] = _row_loss_grad_of(_row_of(key, b), t[b], p[b], out_grad[b], out_true[b], lengths[b], mean,
+        out_loss[b] = _row_loss_grad_of(key, b, t[b], p[b], out_grad[b], out_true[b], lengths[b], mean,
                                         row_scale[b], want_true, kind, delta)
 
 
