@@ -55,7 +55,7 @@ def data(rows, length, dtype, seed=0, max_ranges=12):
     return y_true.astype(dtype), y_pred.astype(dtype)
 
 
-RANGE_MAE_PLANS = {"block": {}, "warp": {"range_mae_block_rows": ()}}
+RANGE_MAE_PLANS = {"block": {}, "warp": {"range_loss_block_rows": ()}}
 """The native range_mae kernel plans, as config overrides: block per row up to 4096 elements (the
 default), or a warp per row for every length."""
 

@@ -31,7 +31,7 @@ class Config:
     """CPU: below this many elements the serial kernels run (thread wake-up costs more than the
     work); ``bench/bench_range_mae.py::test_parallel_threshold``."""
 
-    range_mae_block_rows: tuple[tuple[int, int], ...] = ((1024, 256), (4096, 1024))
+    range_loss_block_rows: tuple[tuple[int, int], ...] = ((1024, 256), (4096, 1024))
     """CUDA C++ range_mae: (longest row, threads per block) of the block-per-row kernels; longer
     rows take the warp-per-row kernels. ``bench/gpu_check.py``."""
 

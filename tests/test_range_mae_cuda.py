@@ -123,7 +123,7 @@ def test_native_backend_on_host(native_on_host, schedule, length, dtype, mean):
     from fastseg import config
     from host_cupy import host_buffer
 
-    with config.override(**({} if schedule == "block" else {"range_mae_block_rows": ()})):
+    with config.override(**({} if schedule == "block" else {"range_loss_block_rows": ()})):
         _check_native_on_host(host_cupy, host_buffer, schedule, length, dtype, mean)
 
 
@@ -205,7 +205,7 @@ def test_native_losses_with_segments_on_host(native_on_host, schedule, length, d
     scale = np.linspace(0.5, 2.0, rows)
     block = {300: 256, 1500: 1024}[L] if schedule == "block" else None
     pass_name = lambda p: f"range_loss_{f'{p}_block{block}' if block else p}_{loss}_{'f32' if dtype == np.float32 else 'f64'}"
-    with config.override(**({} if schedule == "block" else {"range_mae_block_rows": ()})):
+    with config.override(**({} if schedule == "block" else {"range_loss_block_rows": ()})):
         for seg in (None, segments, (segments // (1 << 33)).astype(np.int32)):
             rr = dict(range_reduction="mean", need_grad=True, loss=loss, delta=delta)
             ref = reference.row_losses(y_true.astype(np.float64), y_pred.astype(np.float64), n_ok, seg, **rr)

@@ -19,13 +19,13 @@ _SUFFIX = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}
 def kernel_plan(length: int, dtype: np.dtype, pass_: str, loss_kind: int,
                 cfg: config.Config) -> tuple[str, int | None]:
     """The kernel for rows of ``length`` elements: ``(name, threads per block)`` for the
-    block-per-row kernels (rows up to ``cfg.range_mae_block_rows``), ``(name, None)`` for the
+    block-per-row kernels (rows up to ``cfg.range_loss_block_rows``), ``(name, None)`` for the
     warp-per-row ones (longer rows). ``pass_`` is "forward" or "fused"; ``loss_kind`` the element
     loss (0 mae, 1 mse, 2 huber: ``reference.LOSSES``)."""
     if length >= (1 << 24 if dtype == np.float32 else 1 << 31):
         raise ValueError("the native CUDA kernels take rows shorter than 2**24 elements in "
                          "float32 and 2**31 in float64")
-    threads = next((t for longest, t in cfg.range_mae_block_rows if length <= longest), None)
+    threads = next((t for longest, t in cfg.range_loss_block_rows if length <= longest), None)
     name = f"{pass_}_block{threads}" if threads else pass_
     return f"{OP}_{name}_{LOSSES[loss_kind]}_{_SUFFIX[np.dtype(dtype)]}", threads
 
