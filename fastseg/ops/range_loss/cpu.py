@@ -160,7 +160,7 @@ def _row_loss(key, b, t, p, n, mean, kind, delta):
     return _finish(loss, n_ranges, mean)
 
 
-@_jit
+@_inline
 def _row_loss_grad(key, b, t, p, g, gt, n, mean, scale, want_true, kind, delta):
     """Loss of one row; writes ``scale * d loss / d p`` into ``g`` (zeros past ``n``) and, with
     ``want_true``, its negation (``y_true``'s gradient) into ``gt`` while the row is in L1.
@@ -197,7 +197,7 @@ def _row_grad(key, b, t, p, g, n, mean, scale, kind, delta):
     return _finish(loss, n_ranges, mean)
 
 
-@_jit
+@_inline
 def _row_loss_of(key, b, t, p, n, mean, kind, delta):
     """:func:`_row_loss` with the runtime ``kind`` turned into a literal: each call below compiles
     a specialisation with that element loss only (no ``numba.literally`` at the Python boundary,
@@ -209,7 +209,7 @@ def _row_loss_of(key, b, t, p, n, mean, kind, delta):
     return _row_loss(key, b, t, p, n, mean, 2, delta)
 
 
-@_jit
+@_inline
 def _row_loss_grad_of(key, b, t, p, g, gt, n, mean, scale, want_true, kind, delta):
     """:func:`_row_loss_grad` with ``kind`` as a literal (see :func:`_row_loss_of`)."""
     if kind == 0:
