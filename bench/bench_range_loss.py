@@ -25,7 +25,7 @@ def data():
     rng = np.random.default_rng(0)
     y_true = piecewise_constant(rng, *SHAPE)
     y_pred = (y_true + 0.1 * rng.standard_normal(SHAPE)).astype(np.float32)
-    segments = np.cumsum(rng.random(SHAPE) < 1 / 100, axis=1)  # ~10 segments per row, cutting the target runs
+    segments = np.cumsum(rng.random(SHAPE) < 1 / 100, axis=1).astype(np.int32)  # ~10 per row, cutting the target runs
     return y_true, y_pred, segments
 
 
@@ -53,8 +53,8 @@ def test_range_loss_segments(benchmark, data, loss, one_thread):
 
 
 def test_range_loss_segments_roofline(benchmark, data):
-    """np.add over the three arrays the segments kernel reads (the ids as float32: the int64 ids
-    are twice as many bytes again)."""
+    """np.add over the three arrays the segments kernel reads (int32 ids, read as float32 of the
+    same size)."""
     y_true, y_pred, segments = data
     benchmark.group = f"range_loss segments fwd+bwd {SHAPE[0]}x{SHAPE[1]}"
     ids = segments.astype(np.float32)

@@ -36,11 +36,11 @@ NUMPY_DTYPE = {torch.float16: np.dtype(np.float16), torch.bfloat16: np.dtype(np.
 float16: both are computed in float32)."""
 
 TORCH_DTYPE = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64,
-               np.dtype(np.int64): torch.int64}
+               np.dtype(np.int64): torch.int64, np.dtype(np.int32): torch.int32}
 """The compute dtypes a plan asks for, as torch dtypes."""
 
 EXACT_NUMPY_DTYPE = {torch.float32: np.dtype(np.float32), torch.float64: np.dtype(np.float64),
-                     torch.int64: np.dtype(np.int64)}
+                     torch.int64: np.dtype(np.int64), torch.int32: np.dtype(np.int32)}
 
 
 def numpy_dtype(name: str, tensor: torch.Tensor) -> np.dtype:
@@ -150,8 +150,9 @@ class Call:
         if self.reduction == "sum":
             return total.to(out.dtype), 1.0
         denominator = plan.rows
-        if self.op.denominator is not None:
-            denominator = self.op.denominator(v, dict(self.options))
+        if self.op.denominator is not None:  # on the CPU from the NumPy views: a few µs less per step
+            denominator = self.op.denominator(v if device.type != "cpu" else [None if t is None else t.numpy()
+                                                                               for t in v], dict(self.options))
             if device.type == "cpu" and denominator is not None:
                 denominator = float(denominator)
         if denominator is None:

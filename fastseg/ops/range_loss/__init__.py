@@ -25,8 +25,8 @@ REDUCTIONS = _rowop.REDUCTIONS
 
 def make_plan(shapes, dtypes, *, loss: str = "mae", delta=1.0, range_reduction: str = "sum") -> Plan:
     """Validate ``(y_true, y_pred, lengths, segments)`` shapes and dtypes and the options; view
-    every array as ``(rows, L)`` (``lengths`` as ``(rows,)``; ids and lengths as int64) in the
-    compute dtype."""
+    every array as ``(rows, L)`` (``lengths`` as ``(rows,)`` int64) in the compute dtype; segment
+    ids stay int32 or int64 (half the bytes to read for int32 ids), other integers become int64."""
     check_choice("loss", loss, LOSSES)
     check_choice("range_reduction", range_reduction, RANGE_REDUCTIONS)
     delta = real_option("delta", delta)
@@ -59,7 +59,8 @@ def make_plan(shapes, dtypes, *, loss: str = "mae", delta=1.0, range_reduction: 
     return Plan(rows, lead,
                 ((rows, length), (rows, length), None if lengths_shape is None else (rows,),
                  None if seg_shape is None else (rows, length)),
-                (work, work, None if lengths_shape is None else int64, None if seg_shape is None else int64),
+                (work, work, None if lengths_shape is None else int64, None if seg_shape is None else
+                 (seg_dtype.newbyteorder("=") if seg_dtype.kind == "i" and seg_dtype.itemsize in (4, 8) else int64)),
                 (("kind", LOSSES.index(loss)), ("delta", delta), ("mean_over_ranges", range_reduction == "mean")),
                 pred_dtype)
 
