@@ -27,6 +27,7 @@ import dataclasses
 import math
 import functools
 import importlib
+import sys
 from types import ModuleType
 from typing import Callable, NamedTuple
 
@@ -103,9 +104,12 @@ def _cached_plan(op: RowOp, shapes, dtypes, options) -> Plan:
     return op.make_plan(shapes, dtypes, **dict(options))
 
 
-@functools.lru_cache(maxsize=None)
 def load_backend(op: str, backend: str) -> ModuleType:
-    return importlib.import_module(f"fastseg.ops.{op}.{backend}")
+    """``fastseg.ops.<op>.<backend>``: from ``sys.modules`` once imported (a dict lookup per call;
+    no cache of our own, so a module re-imported against another CuPy or numba-cuda is the one used)."""
+    name = f"fastseg.ops.{op}.{backend}"
+    module = sys.modules.get(name)
+    return module if module is not None else importlib.import_module(name)
 
 
 def grad_scale(reduction: str, n_rows, denominator=None) -> float:
