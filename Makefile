@@ -65,11 +65,12 @@ test-python: $(VENV)/.test-installed
 
 # The CPU kernels' tests once more with Numba's bounds checks compiled in (a fresh cache: cached
 # kernels were built without them): any out-of-bounds read or write raises IndexError and fails.
-BOUNDSCHECK_TESTS ?= tests/test_protocol.py tests/test_bad_input.py tests/test_range_mae.py \
+BOUNDSCHECK_TESTS ?= tests/test_protocol.py tests/test_bad_input.py tests/test_range_loss.py \
 	tests/test_multiclass_hinge.py tests/test_cross_entropy.py tests/test_categorical_crossentropy.py
 test-boundscheck: $(VENV)/.test-installed
 	cache=$$(mktemp -d) && NUMBA_BOUNDSCHECK=1 NUMBA_CACHE_DIR=$$cache $(PY) -m pytest -q -p no:randomly \
-		-k "not tensorflow and not keras and not torch and not compile and not ddp" $(BOUNDSCHECK_TESTS); \
+		-k "not tensorflow and not keras and not torch and not compile and not ddp and not cuda and not native \
+		and not simulator and not gpu" $(BOUNDSCHECK_TESTS); \
 		status=$$?; rm -rf $$cache; exit $$status
 
 # What `make test` needs besides Python: CMake >= 3.22 and a C++17 compiler (the kernels' host
