@@ -39,7 +39,7 @@ class Config:
     """CUDA C++ hinge and cross-entropy: from this many classes on, a block of threads reduces
     each row instead of one warp. ``bench/gpu_check.py``."""
 
-    linear_ce_chunk_bytes: int = 64 << 20
+    linear_ce_chunk_bytes: int = 48 << 20
     """linear_cross_entropy: bytes of the per-chunk logits/gradient buffer (its rows per chunk
     adapt to the number of classes). ``bench/bench_linear_cross_entropy.py``."""
 

@@ -14,7 +14,7 @@ reduction's scale (``1 / denominator`` for "mean", the denominator computed over
 front) folded in; then ``dx[chunk] = G @ weight`` and ``dweight += G.T @ x[chunk]`` by BLAS into
 the outputs (no temporaries where SciPy's BLAS is available: ``gemm`` with ``beta=1``
 accumulates in place). Extra memory: the chunk buffer (``config.linear_ce_chunk_bytes``,
-64 MiB by default) plus the outputs.
+48 MiB by default) plus the outputs.
 """
 
 from __future__ import annotations
