@@ -24,9 +24,9 @@ kernel, with both its fused one-pass forward+backward kernel.
 from __future__ import annotations
 
 import dataclasses
-import math
 import functools
 import importlib
+import math
 import sys
 from types import ModuleType
 from typing import Callable, NamedTuple
@@ -137,8 +137,29 @@ def reduce_rows(rows, reduction: str, denominator=None):
     return (total / denominator if denominator else total * np.nan).astype(rows.dtype)
 
 
-def array_shape_dtype(x) -> tuple[tuple, np.dtype]:
-    return tuple(x.shape), np.dtype(x.dtype)
+def moved_shape(shape: tuple, axis: int | None) -> tuple:
+    """``shape`` with the class ``axis`` moved last (as the kernels see it), or as it is."""
+    if axis is None:
+        return tuple(shape)
+    shape = list(shape)
+    shape.append(shape.pop(axis))
+    return tuple(shape)
+
+
+def write_outputs(loss, grad, *, out_loss, out_grad, grad_scale, out_grad_true=None) -> None:
+    """The reference backends' protocol outputs from full per-row losses and gradients: the
+    losses, the gradient scaled by ``grad_scale`` (a float or per row), and its negation."""
+    if out_loss is not None:
+        out_loss[...] = loss
+    if out_grad is not None:
+        out_grad[...] = grad * np.reshape(np.asarray(grad_scale, np.float64), (-1, 1)).astype(grad.dtype)
+        if out_grad_true is not None:
+            out_grad_true[...] = -out_grad
+
+
+def weighted_total(rows, weights, out_dtype):
+    """``sum_i w_i rows_i`` in float64, as ``out_dtype`` (the ``row_weights`` reductions)."""
+    return np.asarray((rows.astype(np.float64) * weights).sum()).astype(out_dtype)
 
 
 def host_views(op: RowOp, plan: Plan, arrays, xp=np):
@@ -186,8 +207,7 @@ def loss(op: RowOp, arrays, options: dict, *, reduction: str, backend: str, row_
     if plan.rows:
         kernels.rows(*views, out_loss=rows, **plan.kernel_options)
     if row_weights is not None:
-        weights = row_weights(views)
-        return np.asarray((rows.astype(np.float64) * weights).sum()).astype(plan.out_dtype)
+        return weighted_total(rows, row_weights(views), plan.out_dtype)
     denominator = op.denominator(views, options) if op.denominator is not None else None
     # reduced in the compute dtype (float32 for float16 inputs), only the result is cast back
     return reduce_rows(rows.reshape(plan.lead), reduction, denominator).astype(plan.out_dtype)
@@ -211,14 +231,10 @@ def value_and_grad(op: RowOp, arrays, options: dict, *, reduction: str, backend:
     if plan.rows:
         kernels.rows(*views, out_loss=rows, out_grad=grad, grad_scale=scale, **plan.kernel_options)
     value = reduce_rows(rows, reduction, denominator).astype(plan.out_dtype) if weights is None else \
-        np.asarray((rows.astype(np.float64) * weights).sum()).astype(plan.out_dtype)
+        weighted_total(rows, weights, plan.out_dtype)
     source_shape = arrays[op.primary].shape
-    grad = grad.astype(plan.out_dtype, copy=False)
-    if plan.axis is not None:
-        moved = tuple(source_shape[:plan.axis % len(source_shape)]) + \
-            tuple(source_shape[plan.axis % len(source_shape) + 1:]) + (source_shape[plan.axis],)
-        return value, xp.moveaxis(grad.reshape(moved), -1, plan.axis)
-    return value, grad.reshape(source_shape)
+    grad = grad.astype(plan.out_dtype, copy=False).reshape(moved_shape(source_shape, plan.axis))
+    return value, grad if plan.axis is None else xp.moveaxis(grad, -1, plan.axis)
 
 
 def float_input(name: str, dtype: np.dtype) -> np.dtype:

@@ -21,7 +21,7 @@ import tensorflow as tf
 from tensorflow.python.ops import control_flow_util
 
 from .._dispatch import check_choice, resolve_backend
-from ..ops._rowop import REDUCTIONS, Plan, RowOp, host_views
+from ..ops._rowop import REDUCTIONS, Plan, RowOp, host_views, moved_shape
 
 
 def in_xla() -> bool:
@@ -105,11 +105,8 @@ class RowLoss:
                 kernels.rows(*views, out_grad=grad, grad_scale=np.asarray(upstream, np.float64).reshape(-1),
                              **plan.kernel_options)
             x = arrays[op.primary]
-            if plan.axis is not None:
-                moved = list(x.shape)
-                moved.append(moved.pop(plan.axis))
-                return np.moveaxis(grad.reshape(moved), -1, plan.axis).astype(x.dtype, copy=False)
-            return grad.reshape(x.shape).astype(x.dtype, copy=False)
+            grad = grad.reshape(moved_shape(x.shape, plan.axis))
+            return (grad if plan.axis is None else np.moveaxis(grad, -1, plan.axis)).astype(x.dtype, copy=False)
 
         differentiable = [i for i, _ in op.grads if tensors[i] is not None]
         inputs = [tensors[i] for i in present]

@@ -24,7 +24,7 @@ import torch
 
 from .._device import DeviceBuffer
 from .._dispatch import check_choice, resolve_backend
-from ..ops._rowop import REDUCTIONS, Plan, RowOp
+from ..ops._rowop import REDUCTIONS, Plan, RowOp, moved_shape
 
 NUMPY_DTYPE = {torch.float16: np.dtype(np.float16), torch.bfloat16: np.dtype(np.float16),
                torch.float32: np.dtype(np.float32), torch.float64: np.dtype(np.float64),
@@ -124,6 +124,13 @@ class Call:
     def plan(self, tensors) -> Plan:
         return self.known_plan or plan_for(self.op, tensors, dict(self.options))
 
+    def _setup(self, tensors):
+        """The plan, the device, the backend module and the kernels' views of ``tensors``."""
+        plan = self.plan(tensors)
+        device = tensors[self.op.primary].device
+        kernels = self.op.backend(resolve_backend(self.backend, _framework(device)))
+        return plan, device, kernels, views(plan, tensors)
+
     def forward(self, tensors) -> torch.Tensor:
         """Per-row losses, shape ``plan.lead``, in the compute dtype."""
         return self.forward_with_scale(tensors)[0]
@@ -132,10 +139,7 @@ class Call:
         """``(loss, d loss / d row loss)``: per-row losses and None for ``reduction="none"``; the
         reduced loss (summed in float64) and the reduction's per-row gradient scale otherwise (a
         float on the CPU, a 0-d device tensor on CUDA: no synchronisation)."""
-        plan = self.plan(tensors)
-        device = tensors[self.op.primary].device
-        kernels = self.op.backend(resolve_backend(self.backend, _framework(device)))
-        v = views(plan, tensors)
+        plan, device, kernels, v = self._setup(tensors)
         if self.op.check_values is not None and plan.rows and (device.type == "cpu" or self.validate):
             self.op.check_values([None if t is None else t.cpu().numpy() for t in v], plan)
         out = v[self.op.primary].new_empty((plan.rows,))
@@ -169,10 +173,7 @@ class Call:
         """The gradient of every input whose ``needs`` flag is set (None elsewhere), from one
         backward-kernel pass with ``grad_rows`` as the per-row scale (``reduction="none"``), or
         ``grad_rows * inv`` for every row (the gradient of a reduced loss)."""
-        plan = self.plan(tensors)
-        device = tensors[self.op.primary].device
-        kernels = self.op.backend(resolve_backend(self.backend, _framework(device)))
-        v = views(plan, tensors)
+        plan, device, kernels, v = self._setup(tensors)
         primary = v[self.op.primary]
         grad = torch.empty_like(primary, memory_format=torch.contiguous_format)
         if device.type == "meta":
@@ -207,11 +208,8 @@ class Call:
 
 def _like_input(grad: torch.Tensor, x: torch.Tensor, plan: Plan) -> torch.Tensor:
     """A kernel-shaped gradient in the shape, axis order and dtype of input ``x``."""
-    if plan.axis is not None:
-        moved = list(x.shape)
-        moved.append(moved.pop(plan.axis))
-        return grad.reshape(moved).movedim(-1, plan.axis).to(x.dtype)
-    return grad.reshape(x.shape).to(x.dtype)
+    grad = grad.reshape(moved_shape(tuple(x.shape), plan.axis))
+    return (grad if plan.axis is None else grad.movedim(-1, plan.axis)).to(x.dtype)
 
 
 def _schema_type(tp: type) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._rowop import write_outputs
+
 from ..cross_entropy.reference import log_softmax
 
 KERAS_EPSILON = 1e-7
@@ -43,7 +45,4 @@ def rows(y_true, y_pred, *, from_logits, label_smoothing, out_loss=None, out_gra
     with np.errstate(all="ignore"):  # NaN and inf are data here (docs/design.md): no warnings
         loss, grad = categorical_crossentropy_rows(y_true, y_pred, from_logits, label_smoothing,
                                                    need_grad=out_grad is not None)
-        if out_loss is not None:
-            out_loss[...] = loss
-        if out_grad is not None:
-            out_grad[...] = grad * np.reshape(np.asarray(grad_scale, np.float64), (-1, 1)).astype(grad.dtype)
+        write_outputs(loss, grad, out_loss=out_loss, out_grad=out_grad, grad_scale=grad_scale)

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._rowop import write_outputs
+
+
 def log_softmax(x):
     m = np.max(x, axis=1, keepdims=True)
     shifted = x - m
@@ -53,7 +56,4 @@ def rows(logits, target, weight=None, *, ignore_index, label_smoothing, out_loss
     with np.errstate(all="ignore"):  # NaN and inf are data here (docs/design.md): no warnings
         loss, grad, _ = cross_entropy_rows(logits, target, weight, ignore_index, label_smoothing,
                                            need_grad=out_grad is not None)
-        if out_loss is not None:
-            out_loss[...] = loss
-        if out_grad is not None:
-            out_grad[...] = grad * np.reshape(np.asarray(grad_scale, np.float64), (-1, 1)).astype(grad.dtype)
+        write_outputs(loss, grad, out_loss=out_loss, out_grad=out_grad, grad_scale=grad_scale)

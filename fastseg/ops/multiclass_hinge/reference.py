@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._rowop import write_outputs
+
 
 def row_losses(scores, labels, *, margin=1.0, p=1, weight=None, divide_by_classes=False,
                need_grad=False):
@@ -41,7 +43,4 @@ def rows(scores, labels, weight=None, *, margin, p, divide_by_classes, out_loss=
     with np.errstate(all="ignore"):  # NaN and inf are data here (docs/design.md): no warnings
         loss, grad = row_losses(scores, labels, margin=margin, p=p, weight=weight,
                                 divide_by_classes=divide_by_classes, need_grad=out_grad is not None)
-        if out_loss is not None:
-            out_loss[...] = loss
-        if out_grad is not None:
-            out_grad[...] = grad * np.reshape(np.asarray(grad_scale, np.float64), (-1, 1)).astype(grad.dtype)
+        write_outputs(loss, grad, out_loss=out_loss, out_grad=out_grad, grad_scale=grad_scale)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._rowop import write_outputs
+
 LOSSES = ("mae", "mse", "huber")
 """Element losses, in kernel order (the kernels' ``kind``)."""
 
@@ -114,9 +116,5 @@ def rows(y_true, y_pred, lengths=None, segments=None, *, kind: int = 0, delta: f
         loss, grad = row_losses(y_true, y_pred, lengths, segments, loss=LOSSES[kind], delta=delta,
                                 need_grad=out_grad is not None,
                                 range_reduction="mean" if mean_over_ranges else "sum")
-        if out_loss is not None:
-            out_loss[...] = loss
-        if out_grad is not None:
-            out_grad[...] = grad * np.reshape(np.asarray(grad_scale, np.float64), (-1, 1)).astype(grad.dtype)
-            if out_grad_true is not None:
-                out_grad_true[...] = -out_grad
+        write_outputs(loss, grad, out_loss=out_loss, out_grad=out_grad, grad_scale=grad_scale,
+                      out_grad_true=out_grad_true)
