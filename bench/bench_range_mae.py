@@ -1,6 +1,8 @@
 """range_mae benchmarks (pytest-benchmark): `make bench`.
 
-Groups ``<mode> <shape>``, mode ``fwd`` or ``fwd+bwd``, float32. Members: fastseg on 1 thread and
+Groups ``<mode> <shape>``, mode ``fwd`` or ``fwd+bwd``, float32; and the range-density axis,
+groups ``range_mae_density <mode> <shape> mean-length <m>`` (``bench/report.py`` tabulates them
+against ``np.add``). Members: fastseg on 1 thread and
 on all threads, the NumPy reference, the best vectorised torch version, a per-element Python
 loop (small shape only) and ``np.add`` over the same arrays (the memory roofline: it reads two
 arrays and writes one, as the fused kernel does).
@@ -86,6 +88,76 @@ def test_torch_vectorized(benchmark, data, mode):
         return loss
 
     benchmark.pedantic(run, rounds=5, warmup_rounds=1)
+
+
+# --- range density: the same cost at any number of ranges per row ---------------------------------
+
+DENSITY_SHAPES = [(4096, 1024), (65536, 64)]
+MEAN_LENGTHS = [1, 2, 10, 100, 1000, None]
+"""Mean range length; None: one range per row."""
+
+
+def density_data(shape, mean_length, seed=1):
+    """float32 ``y_true`` whose ranges start at each element with probability ``1/mean_length``
+    (geometric lengths; ``None``: one range per row), and ``y_pred`` near it."""
+    rng = np.random.default_rng(seed)
+    rows, length = shape
+    if mean_length is None:
+        range_id = np.zeros(shape, np.int64)
+    else:
+        starts = rng.random(shape) < 1.0 / mean_length
+        starts[:, 0] = True
+        range_id = np.cumsum(starts, axis=1)
+    y_true = (range_id % 997 / 997 + rng.random((rows, 1))).astype(np.float32)  # neighbours differ
+    return y_true, (y_true + 0.1 * rng.standard_normal(shape)).astype(np.float32)
+
+
+@pytest.fixture(scope="module", params=[(s, m) for s in DENSITY_SHAPES for m in MEAN_LENGTHS],
+                ids=lambda sm: f"{sm[0][0]}x{sm[0][1]}-{'one-range' if sm[1] is None else f'len{sm[1]}'}")
+def density(request):
+    shape, mean_length = request.param
+    return mean_length, density_data(shape, mean_length)
+
+
+def _density_group(benchmark, mode, mean_length, y):
+    label = "one-range" if mean_length is None else f"mean-length {mean_length}"
+    benchmark.group = f"range_mae_density {mode} {y.shape[0]}x{y.shape[1]} {label}"
+
+
+@pytest.mark.parametrize("mode", ["fwd", "fwd+bwd"])
+@pytest.mark.parametrize("n_threads", [1, ALL_THREADS], ids=["1thread", "allthreads"])
+def test_density_fastseg(benchmark, density, mode, n_threads, threads):
+    mean_length, (y_true, y_pred) = density
+    _density_group(benchmark, mode, mean_length, y_pred)
+    threads(n_threads)
+    fn = fastseg.range_mae if mode == "fwd" else fastseg.range_mae_value_and_grad
+    fn(y_true, y_pred)
+    benchmark(fn, y_true, y_pred)
+
+
+@pytest.mark.parametrize("mode", ["fwd", "fwd+bwd"])
+def test_density_numpy_add_roofline(benchmark, density, mode):
+    mean_length, (y_true, y_pred) = density
+    _density_group(benchmark, mode, mean_length, y_pred)
+    out = np.empty_like(y_pred)
+    benchmark(np.add, y_true, y_pred, out=out)
+
+
+@pytest.mark.parametrize("mode", ["fwd", "fwd+bwd"])
+def test_density_torch_vectorized(benchmark, density, mode):
+    mean_length, data = density
+    y_true, y_pred = map(torch.from_numpy, data)
+    _density_group(benchmark, mode, mean_length, y_pred)
+
+    def run():
+        p = y_pred.requires_grad_(mode != "fwd")
+        loss = range_mae_torch_vectorized(y_true, p)
+        if mode != "fwd":
+            loss.backward()
+            p.grad = None
+        return loss
+
+    benchmark.pedantic(run, rounds=3, warmup_rounds=1)
 
 
 @pytest.mark.parametrize("shape", [(64, 1024)], ids=["64x1024"])

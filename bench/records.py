@@ -63,6 +63,16 @@ def cpu_runs(results: Path = RESULTS) -> list[Path]:
     return latest
 
 
+def cpu_machine_runs(results: Path = RESULTS) -> dict[str, list[Path]]:
+    """Every saved pytest-benchmark run under ``results/cpu``, oldest first, per machine."""
+    machines = {}
+    for machine in sorted(p for p in (results / "cpu").glob("*") if p.is_dir()):
+        runs = sorted(machine.glob("*.json"))
+        if runs:
+            machines[machine.name] = runs
+    return machines
+
+
 def gpu_runs(results: Path = RESULTS) -> list[Path]:
     """The saved ``bench/gpu_check.py`` results under ``results``."""
     return sorted(results.glob("gpu_check_*.json"))

@@ -3,9 +3,11 @@
     python bench/report.py [--results bench/results] [--out bench/results/REPORT.md]
                            [--plots bench/results/plots] [--readme README.md]
 
-CPU: the latest pytest-benchmark run of each machine (``make bench``), one table per benchmark
-group (min and median, and the median against fastseg's in the same group) and one PNG per op:
-time against size, fastseg against its peers. GPU: each ``bench/gpu_check.py`` record, one table
+CPU: per machine, each benchmark group from the latest pytest-benchmark run that has it (``make
+bench``; a run of a few files replaces just their groups), one table per group (min and median,
+and the median against fastseg's in the same group) and one PNG per op: time against size,
+fastseg against its peers. The range-density groups (``range_mae_density ...``) are summed up in
+one table of ratios to ``np.add`` instead of a plot. GPU: each ``bench/gpu_check.py`` record, one table
 per shape. With ``--readme``, the block between ``BEGIN``/``END`` below in that file is replaced
 by the same report (links relative to it).
 """
@@ -63,15 +65,65 @@ def _member(name: str, group: str = "") -> str:
     return name
 
 
+DENSITY_OP = "range_mae_density"
+
+
 def cpu_rows(run: dict) -> list[Row]:
-    """The benchmarks of one saved pytest-benchmark run."""
+    """The benchmarks of one saved pytest-benchmark run (density groups without a size: not plotted)."""
     rows = []
     for bench in run["benchmarks"]:
         group = bench.get("group") or bench["name"]
         elements, context = _size(group)
-        rows.append(Row(group.split()[0], group, context, _member(bench["name"], group), elements,
+        op = group.split()[0]
+        rows.append(Row(op, group, context, _member(bench["name"], group), None if op == DENSITY_OP else elements,
                         bench["stats"]["min"], bench["stats"]["median"]))
     return rows
+
+
+def latest_groups(runs: list[tuple[Path, dict]]) -> tuple[list[Row], list[tuple[Path, dict]]]:
+    """The rows of each group from the latest of ``runs`` (oldest first) that has it, and the runs used."""
+    by_group: dict[str, tuple[int, list[Row]]] = {}
+    for index, (_, run) in enumerate(runs):
+        fresh: dict[str, list[Row]] = defaultdict(list)
+        for row in cpu_rows(run):
+            fresh[row.group].append(row)
+        by_group.update({group: (index, members) for group, members in fresh.items()})
+    used = sorted({index for index, _ in by_group.values()})
+    return [r for _, members in by_group.values() for r in members], [runs[i] for i in used]
+
+
+def density_table(rows: list[Row]) -> str:
+    """The range-density groups as one table: fastseg (1 thread) and the vectorised torch peer
+    against ``np.add`` over the same arrays, medians, and fastseg's speed-up on all threads."""
+    cells: dict[tuple[str, str], dict[str, dict[str, float]]] = defaultdict(lambda: defaultdict(dict))
+    for r in rows:
+        if r.op != DENSITY_OP:
+            continue
+        mode, shape, label = r.group.split(" ", 3)[1:]
+        cells[(shape, label)][mode][r.member.split("[")[0].removeprefix("density_") + (
+            "[allthreads]" if "allthreads" in r.member else "")] = r.median
+    if not cells:
+        return ""
+    out = ["**range_mae at any range density** (float32; medians; `np.add` reads two arrays and writes one)", "",
+           "| shape | ranges | fwd+bwd / np.add | fwd / np.add | fwd+bwd, all threads: speed-up | "
+           "torch vectorised fwd+bwd / np.add |", "| --- | --- | ---: | ---: | ---: | ---: |"]
+
+    def order(key):
+        shape, label = key
+        return (shape, float("inf") if label == "one-range" else float(label.split()[-1]))
+
+    for shape, label in sorted(cells, key=order):
+        both, fwd = cells[(shape, label)]["fwd+bwd"], cells[(shape, label)]["fwd"]
+
+        def ratio(mode, member):
+            base = mode.get("numpy_add_roofline")
+            return f"{mode[member] / base:.2f}x" if base and member in mode else ""
+
+        speedup = (f"{both['fastseg'] / both['fastseg[allthreads]']:.2f}x"
+                   if "fastseg" in both and "fastseg[allthreads]" in both else "")
+        out.append(f"| {shape} | {label} | {ratio(both, 'fastseg')} | {ratio(fwd, 'fastseg')} | {speedup} | "
+                   f"{ratio(both, 'torch_vectorized')} |")
+    return "\n".join(out) + "\n"
 
 
 def fmt_time(seconds: float) -> str:
@@ -170,18 +222,19 @@ def gpu_tables(record: dict) -> str:
 def render(results: Path, plots: Path, relative_to: Path) -> str:
     """The whole report as Markdown, plot links relative to the directory ``relative_to``."""
     out = ["### CPU (`make bench`)", ""]
-    runs = records.cpu_runs(results)
-    if not runs:
+    machines = records.cpu_machine_runs(results)
+    if not machines:
         out += [f"No saved CPU run in `{os.path.relpath(results / 'cpu', relative_to)}` yet: "
                 "`make bench`, then `make bench-report`.", ""]
-    for path in runs:
-        run = records.load(path)
-        rows = cpu_rows(run)
-        machine = path.parent.name
-        out += [f"Run `{path.relative_to(results).as_posix()}`: {_machine(run)}.", ""]
+    for machine, paths in machines.items():
+        rows, used = latest_groups([(path, records.load(path)) for path in paths])
+        for path, run in used:
+            out += [f"Run `{path.relative_to(results).as_posix()}`: {_machine(run)}.", ""]
         for op in sorted({r.op for r in rows if r.elements}):
             png = plot_op(rows, op, plots / f"cpu_{machine}_{op}.png")
             out += [f"![{op}: time against size]({Path(os.path.relpath(png, relative_to)).as_posix()})", ""]
+        density = density_table(rows)
+        out += [density] if density else []
         out.append(cpu_tables(rows))
     out += ["### GPU (`python bench/gpu_check.py`)", ""]
     for path in records.gpu_runs(results):

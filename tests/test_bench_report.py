@@ -35,7 +35,7 @@ def _make_command(target: str, **variables) -> str:
 
 def test_scrub_paths():
     data = {"a": f"{REPO}/build/range_mae.fatbin", "b": ["/home/someone/x/y.json", 3, None],
-            "c": "native module: /work/main/build/range_mae.fatbin; NVRTC", "d": "fwd+bwd 4096x1024"}
+            "c": "native module: /work/other-checkout/build/range_mae.fatbin; NVRTC", "d": "fwd+bwd 4096x1024"}
     assert records.scrub_paths(data) == {"a": "build/range_mae.fatbin", "b": ["y.json", 3, None],
                                          "c": "native module: range_mae.fatbin; NVRTC",
                                          "d": "fwd+bwd 4096x1024"}
@@ -152,3 +152,35 @@ def test_committed_results_hold_no_local_paths():
             text = path.read_text()
             assert str(REPO) not in text and "/work/" not in text and "/home/" not in text, path
     assert os.path.isfile(BENCH / "results" / "gpu_check_h200.json")
+
+
+def _run(*benches):
+    """A saved run as pytest-benchmark writes it: ``(name, group, median)`` per benchmark."""
+    return {"benchmarks": [{"name": n, "group": g, "stats": {"min": m / 2, "median": m}} for n, g, m in benches]}
+
+
+def test_a_partial_run_replaces_only_its_groups():
+    old = _run(("test_fastseg[4096x1024-1thread-fwd]", "range_mae fwd 4096x1024", 4.0),
+               ("test_op[fastseg]", "toyop fwd 2x4000", 1.0))
+    new = _run(("test_fastseg[4096x1024-1thread-fwd]", "range_mae fwd 4096x1024", 3.0))
+    rows, used = report.latest_groups([(Path("0001.json"), old), (Path("0002.json"), new)])
+    assert {(r.group, r.median) for r in rows} == {("range_mae fwd 4096x1024", 3.0), ("toyop fwd 2x4000", 1.0)}
+    assert [p.name for p, _ in used] == ["0001.json", "0002.json"]
+    rows, used = report.latest_groups([(Path("0001.json"), new), (Path("0002.json"), new)])
+    assert [p.name for p, _ in used] == ["0002.json"] and len(rows) == 1
+
+
+def test_density_table_gives_ratios_to_np_add():
+    group = "range_mae_density {} 65536x64 {}"
+    run = _run(*[(f"test_density_{member}[65536x64-len2-{mode}]", group.format(mode, "mean-length 2"), t)
+                 for mode, scale in (("fwd", 1.0), ("fwd+bwd", 2.0))
+                 for member, t in (("fastseg[1thread]", 3.0 * scale), ("fastseg[allthreads]", 1.5 * scale),
+                                   ("numpy_add_roofline", 1.0), ("torch_vectorized", 40.0))]
+               + [("test_density_fastseg[1thread]", group.format(m, "one-range"), 2.0) for m in ("fwd", "fwd+bwd")]
+               + [("test_density_numpy_add_roofline", group.format(m, "one-range"), 1.0) for m in ("fwd", "fwd+bwd")])
+    rows = report.cpu_rows(run)
+    assert all(r.elements is None for r in rows)  # tabulated, not plotted
+    table = report.density_table(rows).splitlines()
+    assert table[-2] == "| 65536x64 | mean-length 2 | 6.00x | 3.00x | 2.00x | 40.00x |"
+    assert table[-1] == "| 65536x64 | one-range | 2.00x | 2.00x |  |  |"
+    assert report.density_table(report.cpu_rows(_run(("test_op[fastseg]", "toyop fwd 2x4000", 1.0)))) == ""

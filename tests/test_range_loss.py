@@ -77,6 +77,72 @@ def test_long_rows_every_density(loss):
             assert_close(grad, ref64[1], ref32[1])
 
 
+@st.composite
+def _density_inputs(draw):
+    """Rows that stress the density-independent kernel (docs/design.md, "range_loss"): every
+    element its own range, alternating values, one range, geometric lengths; rows across several
+    16-lane blocks with a partial last one; lengths that cut a range; strided views."""
+    rows, length = draw(st.integers(1, 4)), draw(st.integers(1, 300))
+    rng = np.random.default_rng(draw(st.integers(0, 2 ** 32 - 1)))
+    pattern = draw(st.sampled_from(["own", "alternating", "one", "geometric"]))
+    if pattern == "own":
+        t = rng.permutation(rows * length).reshape(rows, length).astype(float)
+    elif pattern == "alternating":
+        t = np.tile(np.arange(length) % 2, (rows, 1)).astype(float)
+    elif pattern == "one":
+        t = np.full((rows, length), rng.random())
+    else:
+        starts = rng.random((rows, length)) < 1 / draw(st.sampled_from([2, 7, 16, 33]))
+        t = np.cumsum(starts, axis=1) % 3 / 2
+    p = t + rng.standard_normal((rows, length))
+    lengths = draw(st.none() | st.lists(st.integers(0, length), min_size=rows, max_size=rows))
+    segments = None
+    if draw(st.booleans()):
+        seg_dtype = draw(st.sampled_from([np.int32, np.int64, np.uint8]))
+        segments = (np.cumsum(rng.random((rows, length)) < 0.2, axis=1) % 5).astype(seg_dtype)
+    return t, p, None if lengths is None else np.array(lengths), segments
+
+
+@given(_density_inputs(), st.sampled_from(LOSSES), st.sampled_from(["sum", "mean"]),
+       st.sampled_from([np.float64, np.float32]), st.booleans())
+def test_cpu_matches_reference_at_every_density(inputs, loss, range_reduction, dtype, strided):
+    t, p, lengths, segments = inputs
+    t, p = t.astype(dtype), p.astype(dtype)
+    if strided:  # the kernels copy strided rows first
+        t, p = np.repeat(t, 2, axis=1)[:, ::2], np.repeat(p, 2, axis=1)[:, ::2]
+    kw = dict(loss=loss, delta=0.8, range_reduction=range_reduction, lengths=lengths, segments=segments)
+    ref64 = reference.row_losses(t.astype(float), p.astype(float), need_grad=True, **kw)
+    ref32 = reference.row_losses(t, p, need_grad=True, **kw)
+    assert_close(fastseg.range_loss(t, p, reduction="none", backend="cpu", **kw), ref64[0], ref32[0])
+    _, grad = fastseg.range_loss_value_and_grad(t, p, reduction="sum", backend="cpu", **kw)
+    assert_close(grad, ref64[1], ref32[1])
+
+
+@pytest.mark.parametrize("loss", LOSSES)
+def test_kernel_rows_outside_the_checks(loss):
+    """What the NumPy API rejects or rarely sees, at the backend: a length outside [0, L] gives a
+    NaN row (loss and gradient, as on a GPU), an infinite loss NaN, a strided gradient output
+    and y_true's gradient are written."""
+    from fastseg.ops.range_loss import cpu
+
+    t = np.array([[0.0, 0.0, 1.0, 1.0, 1.0], [1.0, 2.0, 2.0, 3.0, 3.0], [np.inf, 1.0, 1.0, 1.0, 1.0]])
+    p = np.zeros_like(t)
+    out, grad = np.empty(3), np.empty((3, 10))[:, ::2]
+    grad_true = np.empty_like(t)
+    kind = reference.LOSSES.index(loss)
+    cpu.rows(t, p, np.array([5, 6, 5]), kind=kind, mean_over_ranges=False, out_loss=out, out_grad=grad,
+             out_grad_true=grad_true, grad_scale=1.0)
+    want, want_grad = reference.row_losses(t[:1], p[:1], loss=loss, need_grad=True)
+    np.testing.assert_allclose(out[0], want[0])
+    np.testing.assert_allclose(grad[0], want_grad[0])
+    assert np.isnan(out[1]) and np.isnan(grad[1]).all() and np.isnan(out[2])
+    np.testing.assert_array_equal(grad_true, -grad)
+    cpu.rows(t, p, np.array([-1, 2, 0]), kind=kind, mean_over_ranges=True, out_loss=out)
+    assert np.isnan(out[0]) and out[2] == 0 and np.isclose(out[1], reference.row_losses(t[1:2, :2], p[1:2, :2],
+                                                                                           loss=loss,
+                                                                                           range_reduction="mean")[0])
+
+
 def test_nan_rule_and_bad_options():
     t, p = np.zeros((2, 4)), np.ones((2, 4))
     p[1, 2] = np.inf

@@ -1,11 +1,17 @@
-"""Numba CPU kernels for the range losses: one pass per row, forward and fused forward+backward
-(which also serves backward, with the upstream gradient as a per-row scale).
+"""Numba CPU kernels for the range losses: forward and fused forward+backward (which also serves
+backward, with the upstream gradient as a per-row scale), two passes per row whose cost does not
+depend on how many ranges the row has.
 
-Each row is handled by one thread, left to right, 16 elements per step (``fastseg._simd``): a
-movemask compare of the range keys (``y_true``, or the segment ids) finds where the current range
-ends, a masked vector sum adds ``l(t - p)`` of the elements before it (float64), and the fused
-kernel then writes the range's gradient ``-l'(t - p) / |r|`` with 16-lane stores. Rows are
-independent, so the serial and the row-parallel drivers give bitwise identical results.
+A row's loss is ``sum_i l(d_i) / |r(i)|``: each element needs only the length of its range. The
+first pass (:func:`fastseg._simd_rows.range_row_starts`) finds, 16 elements per step, where ranges
+start (a vector compare of the keys with their neighbours: ``y_true``, or the segment ids) and
+counts them; the second (``range_row_<loss>[_grad]``) gives every lane its range's length from
+those bitmasks with no per-range branch, sums ``l(d) / len`` and writes ``-scale / len * l'(d)``.
+Rows are independent and each is computed by one thread in a fixed order, so the serial and the
+row-parallel drivers give bitwise identical results.
+
+The kernels need rows with unit stride: :func:`rows` copies a strided input (and computes a
+strided gradient output in a contiguous buffer) first.
 
 The element loss ``kind`` (0 mae, 1 mse, 2 huber) is a compile-time choice: each row calls a
 specialisation compiled with ``kind`` a literal (:func:`_row_loss_of`), in which every
@@ -16,233 +22,161 @@ All functions take 2-D ``(rows, L)`` arrays and write into caller-provided outpu
 
 from __future__ import annotations
 
-import math
-
+import numba
 import numpy as np
-from numba import njit, prange
-from numba.cpython.unsafe.numbers import trailing_zeros
+from numba import njit, prange, types
+from numba.extending import overload
 
 from ..._numba import FASTMATH, cache_enabled, per_row, run_rows
-from ..._simd import (LANES, masked_huber_sum, masked_mae_sum, masked_mse_sum, ne_mask, store_huber_grad,
-                      store_huber_grad_lanes, store_mae_grad, store_mae_grad_lanes, store_mse_grad,
-                      store_mse_grad_lanes)
-from . import element
+from ..._simd_rows import (LANES, MAX_ROW, range_row_huber, range_row_huber_grad, range_row_mae, range_row_mae_grad,
+                           range_row_mse, range_row_mse_grad, range_row_starts)
 
 _CACHE = cache_enabled(__file__)
-_jit = njit(cache=_CACHE, nogil=True, error_model="numpy", fastmath=FASTMATH)
-
-
 _inline = njit(cache=_CACHE, nogil=True, error_model="numpy", fastmath=FASTMATH, inline="always")
-"""For the per-step helpers: inlined in Numba's IR, so no call survives in the 16-lane loop (LLVM
-left them as calls: 25% slower)."""
+"""Every function below is inlined into the four drivers: an out-of-line call with array
+arguments costs reference counting per row (measured 5x at 65536x64)."""
 
-_loss = _inline(element.loss)
-_grad = _inline(element.grad)
+
+def _key_row(key, b, t):
+    """Row ``b`` of the range keys: the segment ids, or ``y_true`` itself when ``key`` is None."""
+    return t if key is None else key[b]
+
+
+@overload(_key_row, inline="always", jit_options={"cache": _CACHE})
+def _key_row_typed(key, b, t):
+    """The choice at typing time (a None ``key`` is a compile-time None)."""
+    if isinstance(key, types.NoneType):
+        return lambda key, b, t: t
+    return lambda key, b, t: key[b]
 
 
 @_inline
-def _masked_sum(t, p, start, count, kind, delta):
+def _scan_loss(t, p, masks, firsts, n, kind, delta):
     if kind == 0:
-        return masked_mae_sum(t, p, start, count, delta)
+        return range_row_mae(t, p, masks, firsts, n, delta)
     if kind == 1:
-        return masked_mse_sum(t, p, start, count, delta)
-    return masked_huber_sum(t, p, start, count, delta)
+        return range_row_mse(t, p, masks, firsts, n, delta)
+    return range_row_huber(t, p, masks, firsts, n, delta)
 
 
 @_inline
-def _store_grad(t, p, g, start, w, kind, delta):
+def _scan_loss_grad(t, p, g, masks, firsts, n, scale, kind, delta):
     if kind == 0:
-        store_mae_grad(t, p, g, start, w, delta)
-    elif kind == 1:
-        store_mse_grad(t, p, g, start, w, delta)
-    else:
-        store_huber_grad(t, p, g, start, w, delta)
+        return range_row_mae_grad(t, p, g, masks, firsts, n, scale, delta)
+    if kind == 1:
+        return range_row_mse_grad(t, p, g, masks, firsts, n, scale, delta)
+    return range_row_huber_grad(t, p, g, masks, firsts, n, scale, delta)
 
 
 @_inline
-def _store_grad_lanes(t, p, g, start, w, lo, hi, kind, delta):
-    if kind == 0:
-        store_mae_grad_lanes(t, p, g, start, w, delta, lo, hi)
-    elif kind == 1:
-        store_mse_grad_lanes(t, p, g, start, w, delta, lo, hi)
-    else:
-        store_huber_grad_lanes(t, p, g, start, w, delta, lo, hi)
+def _row_loss(key, b, t, p, n, mean, masks, firsts, kind, delta):
+    """Loss of row ``b`` over its first ``n`` elements (clamped to ``[0, L]``: :func:`rows` makes a
+    row with a bad length NaN, and an infinite loss NaN, after the kernel; either check here
+    cost 10-20% at 65536x64)."""
+    n = min(max(n, 0), t.shape[0])
+    n_ranges = range_row_starts(_key_row(key, b, t), p, masks, firsts, n)
+    loss = _scan_loss(t, p, masks, firsts, n, kind, delta)
+    return loss / n_ranges if mean and n_ranges > 0 else loss
 
 
 @_inline
-def _keys_unit_stride(key, b):
-    """Whether row ``b`` of the segment ids (if any: ``key`` None means ranges from ``y_true``, a
-    compile-time None) is contiguous."""
-    if key is None:
-        return True
-    return _unit_stride(key[b])
-
-
-@_inline
-def _range_end_and_sum(key, b, t, p, j, n, contiguous, kind, delta):
-    """:func:`_range_end_of` over row ``b`` of the segment ids, or over ``t`` itself (one load of
-    it per step) when ``key`` is None."""
-    if key is None:
-        return _range_end_of(t, t, p, j, n, contiguous, kind, delta)
-    return _range_end_of(key[b], t, p, j, n, contiguous, kind, delta)
-
-
-@_inline
-def _range_end_of(key, t, p, j, n, contiguous, kind, delta):
-    """End of the range starting at ``j`` (a maximal run of equal ``key``; a NaN key starts a range
-    of one) and its ``sum l(t - p)`` in float64, 16 elements per step: a movemask compare finds
-    the end, a masked vector sum adds the elements before it."""
-    v = key[j]
-    s = _loss(np.float64(t[j] - p[j]), kind, delta)
-    k = j + 1
-    if v != v:
-        return k, s
-    if contiguous:
-        while k + LANES <= n:
-            differs = ne_mask(key, k, v)
-            if differs:  # a branch, not a select: keeps k off the compare's dependency chain
-                m = np.intp(trailing_zeros(differs))
-                return k + m, s + _masked_sum(t, p, k, m, kind, delta)
-            s += _masked_sum(t, p, k, LANES, kind, delta)
-            k += LANES
-    # the row's last partial step stays scalar: a vector step over the row's last 16 elements
-    # measured slower here (bench: 65536x64 forward 6.4 ms against 5.4 ms)
-    while k < n and key[k] == v:
-        s += _loss(np.float64(t[k] - p[k]), kind, delta)
-        k += 1
-    return k, s
-
-
-@_inline
-def _write_range_grad(t, p, g, j, k, w, contiguous, kind, delta):
-    """``g[j:k] = -w * l'(t - p)``; whole 16-lane stores while they fit in the row (lanes past
-    ``k`` are overwritten by the next range or by the zero fill past the row length), then one
-    blended store of the row's last 16 elements (lanes before ``j`` and from ``k`` on kept)."""
-    if contiguous:
-        while j < k and j + LANES <= g.shape[0]:
-            _store_grad(t, p, g, j, w, kind, delta)
-            j += LANES
-        if j < k and g.shape[0] >= LANES:
-            base = g.shape[0] - LANES
-            _store_grad_lanes(t, p, g, base, w, j - base, k - base, kind, delta)
-            j = k
-    for q in range(j, k):
-        g[q] = _grad(t[q] - p[q], w, kind, delta)
-
-
-@_jit
-def _unit_stride(a):
-    """Whether a 1-D row is contiguous (the vector intrinsics need it; strided rows go scalar)."""
-    return a.strides[0] == a.itemsize
-
-
-@_jit
-def _finish(loss, n_ranges, mean):
-    if mean and n_ranges > 0:
-        loss /= n_ranges
-    # not math.isfinite: under the kernels' fastmath flags LLVM may fold it to True
-    return loss if loss == loss and abs(loss) != math.inf else math.nan
-
-
-@_jit
-def _row_loss(key, b, t, p, n, mean, kind, delta):
-    if n < 0 or n > t.shape[0]:
-        return math.nan
-    contiguous = _unit_stride(t) and _unit_stride(p) and _keys_unit_stride(key, b)
-    loss = 0.0
-    n_ranges = 0
-    j = 0
-    while j < n:
-        k, s = _range_end_and_sum(key, b, t, p, j, n, contiguous, kind, delta)
-        loss += s / (k - j)
-        n_ranges += 1
-        j = k
-    return _finish(loss, n_ranges, mean)
-
-
-@_inline
-def _row_loss_grad(key, b, t, p, g, gt, n, mean, scale, want_true, kind, delta):
-    """Loss of one row; writes ``scale * d loss / d p`` into ``g`` (zeros past ``n``) and, with
-    ``want_true``, its negation (``y_true``'s gradient) into ``gt`` while the row is in L1.
-
-    A length outside ``[0, L]`` (which the Python layer rejects first) gives a NaN row."""
-    loss = _row_grad(key, b, t, p, g, n, mean, scale, kind, delta)
-    if want_true:
-        for q in range(g.shape[0]):
-            gt[q] = -g[q]
-    return loss
-
-
-@_jit
-def _row_grad(key, b, t, p, g, n, mean, scale, kind, delta):
-    if n < 0 or n > t.shape[0]:
-        g[:] = math.nan
-        return math.nan
-    contiguous = _unit_stride(t) and _unit_stride(p) and _unit_stride(g) and _keys_unit_stride(key, b)
-    loss = 0.0
-    n_ranges = 0
-    j = 0
-    while j < n:
-        k, s = _range_end_and_sum(key, b, t, p, j, n, contiguous, kind, delta)
-        _write_range_grad(t, p, g, j, k, g.dtype.type(scale / (k - j)), contiguous, kind, delta)
-        loss += s / (k - j)
-        n_ranges += 1
-        j = k
+def _row_loss_grad(key, b, t, p, g, n, mean, scale, masks, firsts, kind, delta):
+    """:func:`_row_loss`, and ``scale * d loss / d p`` into ``g`` (zeros past ``n``). ``y_true``'s
+    gradient and bad rows are left to :func:`rows`: a loop in a branch here (a NaN fill, the
+    negation), even untaken, more than doubled the cost of every row at 65536x64."""
+    n = min(max(n, 0), t.shape[0])
     for q in range(n, g.shape[0]):
         g[q] = 0
-    if mean and n_ranges > 1:
-        inv = g.dtype.type(1.0 / n_ranges)
-        for q in range(n):
-            g[q] *= inv
-    return _finish(loss, n_ranges, mean)
+    n_ranges = range_row_starts(_key_row(key, b, t), p, masks, firsts, n)
+    share = n_ranges if mean and n_ranges > 0 else 1  # one call site: two copies of the pass cost 2x
+    return _scan_loss_grad(t, p, g, masks, firsts, n, scale / share, kind, delta) / share
 
 
 @_inline
-def _row_loss_of(key, b, t, p, n, mean, kind, delta):
-    """:func:`_row_loss` with the runtime ``kind`` turned into a literal: each call below compiles
-    a specialisation with that element loss only (no ``numba.literally`` at the Python boundary,
-    which would cost a type-inference retry on every call)."""
-    if kind == 0:
-        return _row_loss(key, b, t, p, n, mean, 0, delta)
-    if kind == 1:
-        return _row_loss(key, b, t, p, n, mean, 1, delta)
-    return _row_loss(key, b, t, p, n, mean, 2, delta)
+def _forward_rows(key, t, p, lengths, mean, out_loss, lo, hi, masks, firsts, kind, delta):
+    for b in range(lo, hi):
+        out_loss[b] = _row_loss(key, b, t[b], p[b], lengths[b], mean, masks, firsts, kind, delta)
 
 
 @_inline
-def _row_loss_grad_of(key, b, t, p, g, gt, n, mean, scale, want_true, kind, delta):
-    """:func:`_row_loss_grad` with ``kind`` as a literal (see :func:`_row_loss_of`)."""
+def _fused_rows(key, t, p, lengths, mean, row_scale, out_loss, out_grad, lo, hi, masks, firsts, kind, delta):
+    for b in range(lo, hi):
+        out_loss[b] = _row_loss_grad(key, b, t[b], p[b], out_grad[b], lengths[b], mean, row_scale[b], masks, firsts,
+                                     kind, delta)
+
+
+@_inline
+def _forward_rows_of(key, t, p, lengths, mean, out_loss, lo, hi, kind, delta):
+    """Rows ``lo:hi`` with the runtime ``kind`` turned into a literal outside the row loop: each
+    branch compiles a loop specialised to one element loss (no ``numba.literally`` at the
+    Python boundary, which costs a type-inference retry per call; a dispatch inside the loop
+    cost 2.5x at 65536x64)."""
+    masks, firsts = _scratch(t.shape[1])
     if kind == 0:
-        return _row_loss_grad(key, b, t, p, g, gt, n, mean, scale, want_true, 0, delta)
-    if kind == 1:
-        return _row_loss_grad(key, b, t, p, g, gt, n, mean, scale, want_true, 1, delta)
-    return _row_loss_grad(key, b, t, p, g, gt, n, mean, scale, want_true, 2, delta)
+        _forward_rows(key, t, p, lengths, mean, out_loss, lo, hi, masks, firsts, 0, delta)
+    elif kind == 1:
+        _forward_rows(key, t, p, lengths, mean, out_loss, lo, hi, masks, firsts, 1, delta)
+    else:
+        _forward_rows(key, t, p, lengths, mean, out_loss, lo, hi, masks, firsts, 2, delta)
 
 
-@njit(cache=_CACHE, nogil=True, error_model="numpy")
+@_inline
+def _fused_rows_of(key, t, p, lengths, mean, row_scale, out_loss, out_grad, lo, hi, kind, delta):
+    """:func:`_fused_rows` with ``kind`` a literal (see :func:`_forward_rows_of`)."""
+    masks, firsts = _scratch(t.shape[1])
+    if kind == 0:
+        _fused_rows(key, t, p, lengths, mean, row_scale, out_loss, out_grad, lo, hi, masks, firsts, 0, delta)
+    elif kind == 1:
+        _fused_rows(key, t, p, lengths, mean, row_scale, out_loss, out_grad, lo, hi, masks, firsts, 1, delta)
+    else:
+        _fused_rows(key, t, p, lengths, mean, row_scale, out_loss, out_grad, lo, hi, masks, firsts, 2, delta)
+
+
+@_inline
+def _scratch(length):
+    """The first pass's per-block bitmasks and range starts, for rows of ``length``."""
+    blocks = (length + LANES - 1) // LANES
+    return np.empty(blocks, np.uint64), np.empty(blocks, np.intp)
+
+
+@_inline
+def _rows_per_task(n_rows):
+    """Rows per task (and scratch allocation) in the parallel drivers: up to 64, and at least 8
+    tasks per thread when there are enough rows (the split never changes a result)."""
+    return max(1, min(64, n_rows // (8 * numba.get_num_threads())))
+
+
+@njit(cache=_CACHE, nogil=True, error_model="numpy", fastmath=FASTMATH)
 def _forward_serial(key, t, p, lengths, mean, out_loss, kind, delta):
-    for b in range(t.shape[0]):
-        out_loss[b] = _row_loss_of(key, b, t[b], p[b], lengths[b], mean, kind, delta)
+    _forward_rows_of(key, t, p, lengths, mean, out_loss, 0, t.shape[0], kind, delta)
 
 
-@njit(cache=_CACHE, nogil=True, error_model="numpy", parallel=True)
+@njit(cache=_CACHE, nogil=True, error_model="numpy", fastmath=FASTMATH, parallel=True)
 def _forward_parallel(key, t, p, lengths, mean, out_loss, kind, delta):
-    for b in prange(t.shape[0]):
-        out_loss[b] = _row_loss_of(key, b, t[b], p[b], lengths[b], mean, kind, delta)
+    n_rows = t.shape[0]
+    step = _rows_per_task(n_rows)
+    for task in prange((n_rows + step - 1) // step):
+        _forward_rows_of(key, t, p, lengths, mean, out_loss, task * step, min(n_rows, (task + 1) * step), kind,
+                         delta)
 
 
-@njit(cache=_CACHE, nogil=True, error_model="numpy")
-def _fused_serial(key, t, p, lengths, mean, row_scale, out_loss, out_grad, out_true, want_true, kind, delta):
-    for b in range(t.shape[0]):
-        out_loss[b] = _row_loss_grad_of(key, b, t[b], p[b], out_grad[b], out_true[b], lengths[b], mean,
-                                        row_scale[b], want_true, kind, delta)
+@njit(cache=_CACHE, nogil=True, error_model="numpy", fastmath=FASTMATH)
+def _fused_serial(key, t, p, lengths, mean, row_scale, out_loss, out_grad, kind, delta):
+    _fused_rows_of(key, t, p, lengths, mean, row_scale, out_loss, out_grad, 0, t.shape[0], kind, delta)
 
 
-@njit(cache=_CACHE, nogil=True, error_model="numpy", parallel=True)
-def _fused_parallel(key, t, p, lengths, mean, row_scale, out_loss, out_grad, out_true, want_true, kind, delta):
-    for b in prange(t.shape[0]):
-        out_loss[b] = _row_loss_grad_of(key, b, t[b], p[b], out_grad[b], out_true[b], lengths[b], mean,
-                                        row_scale[b], want_true, kind, delta)
+@njit(cache=_CACHE, nogil=True, error_model="numpy", fastmath=FASTMATH, parallel=True)
+def _fused_parallel(key, t, p, lengths, mean, row_scale, out_loss, out_grad, kind, delta):
+    n_rows = t.shape[0]
+    step = _rows_per_task(n_rows)
+    for task in prange((n_rows + step - 1) // step):
+        _fused_rows_of(key, t, p, lengths, mean, row_scale, out_loss, out_grad, task * step,
+                       min(n_rows, (task + 1) * step), kind, delta)
+
+
+def _unit_rows(a):
+    """``a`` (2-D) with unit stride along its rows: as given, or a contiguous copy."""
+    return a if a.shape[1] <= 1 or a.strides[1] == a.itemsize else np.ascontiguousarray(a)
 
 
 def rows(y_true, y_pred, lengths=None, segments=None, *, kind: int = 0, delta: float = 1.0,
@@ -252,21 +186,40 @@ def rows(y_true, y_pred, lengths=None, segments=None, *, kind: int = 0, delta: f
 
     Forward kernel without ``out_grad``; otherwise the fused kernel, which writes
     ``grad_scale[b] * d loss[b] / d y_pred[b]`` (and its negation into ``out_grad_true``) in the
-    row's one pass, and the loss into ``out_loss`` (an O(rows) scratch when not wanted). Ranges
+    row's two passes, and the loss into ``out_loss`` (an O(rows) scratch when not wanted). Ranges
     are runs of equal ``segments`` when given, else of equal ``y_true``.
     """
     n_rows, cols = y_pred.shape
+    if cols > MAX_ROW:
+        raise ValueError(f"the CPU range kernels take rows of at most {MAX_ROW} elements; got {cols}")
     lengths = per_row(cols, n_rows, np.int64) if lengths is None else lengths
-    key = segments  # None: ranges from y_true (a compile-time None in the kernels)
+    y_true, y_pred = _unit_rows(y_true), _unit_rows(y_pred)
+    key = None if segments is None else _unit_rows(segments)  # None: ranges from y_true (compile-time)
     kind, delta = int(kind), float(delta)
+    if out_loss is None:
+        out_loss = np.empty(n_rows, y_pred.dtype)
     if out_grad is None:
         run_rows(_forward_serial, _forward_parallel, y_pred.size, key, y_true, y_pred, lengths,
                  mean_over_ranges, out_loss, kind, delta)
+        _nan_rows(out_loss, None, lengths, cols)
         return
     row_scale = per_row(grad_scale, n_rows, np.float64)
-    if out_loss is None:
-        out_loss = np.empty(n_rows, y_pred.dtype)
-    want_true = out_grad_true is not None
-    out_true = out_grad_true if want_true else np.empty((n_rows, 0), y_pred.dtype)
+    grad = out_grad if out_grad.shape[1] <= 1 or out_grad.strides[1] == out_grad.itemsize else np.empty_like(y_pred)
     run_rows(_fused_serial, _fused_parallel, y_pred.size, key, y_true, y_pred, lengths, mean_over_ranges,
-             row_scale, out_loss, out_grad, out_true, want_true, kind, delta)
+             row_scale, out_loss, grad, kind, delta)
+    _nan_rows(out_loss, grad, lengths, cols)
+    if grad is not out_grad:
+        out_grad[...] = grad
+    if out_grad_true is not None:
+        np.negative(grad, out=out_grad_true)
+
+
+def _nan_rows(out_loss, grad, lengths, cols) -> None:
+    """NaN for an infinite loss, and for the loss and gradient of a row whose length lies outside
+    ``[0, L]`` (the kernels clamp it; the NumPy API rejects such lengths before)."""
+    np.copyto(out_loss, np.nan, where=np.isinf(out_loss))
+    if lengths.strides[0] != 0 and lengths.size and (lengths.min() < 0 or lengths.max() > cols):
+        bad = (lengths < 0) | (lengths > cols)
+        out_loss[bad] = np.nan
+        if grad is not None:
+            grad[bad] = np.nan
