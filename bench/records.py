@@ -53,16 +53,6 @@ def write_json(path: Path, data: Any) -> Path:
     return path
 
 
-def cpu_runs(results: Path = RESULTS) -> list[Path]:
-    """The latest saved pytest-benchmark run of each machine under ``results/cpu``."""
-    latest = []
-    for machine in sorted(p for p in (results / "cpu").glob("*") if p.is_dir()):
-        runs = sorted(machine.glob("*.json"))
-        if runs:
-            latest.append(runs[-1])
-    return latest
-
-
 def cpu_machine_runs(results: Path = RESULTS) -> dict[str, list[Path]]:
     """Every saved pytest-benchmark run under ``results/cpu``, oldest first, per machine."""
     machines = {}

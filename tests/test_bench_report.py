@@ -80,7 +80,7 @@ def test_saved_run_renders_to_tables_plots_and_the_readme_block(tmp_path):
     run = subprocess.run(args + ["-p", "no:cacheprovider", f"--rootdir={tmp_path}"], cwd=tmp_path,
                          capture_output=True, text=True)
     assert run.returncode == 0, run.stdout + run.stderr
-    [saved] = records.cpu_runs(results)
+    [[saved]] = records.cpu_machine_runs(results).values()
     assert saved.name == "0001_bench.json"
 
     readme = tmp_path / "README.md"
@@ -113,7 +113,7 @@ def test_bench_records_machine_info_without_local_paths(tmp_path):
     command = _make_command("bench", BENCH_RESULTS=tmp_path, BENCH_ARGS="-k test_fastseg_small")
     run = subprocess.run(shlex.split(command), cwd=REPO, capture_output=True, text=True)
     assert run.returncode == 0, run.stdout + run.stderr
-    [saved] = records.cpu_runs(tmp_path)
+    [[saved]] = records.cpu_machine_runs(tmp_path).values()
     text = saved.read_text()
     data = json.loads(text)
     assert data["machine_info"]["node"] == "" and data["commit_info"].get("project", "fastseg") == "fastseg"
@@ -171,13 +171,17 @@ def test_a_partial_run_replaces_only_its_groups():
 
 
 def test_density_table_gives_ratios_to_np_add():
+    """Benchmark ids as bench/bench_range_mae.py's density tests make them."""
     group = "range_mae_density {} 65536x64 {}"
-    run = _run(*[(f"test_density_{member}[65536x64-len2-{mode}]", group.format(mode, "mean-length 2"), t)
+    run = _run(*[(f"test_density_{member}[65536x64-len2-{params}{mode}]", group.format(mode, "mean-length 2"), t)
                  for mode, scale in (("fwd", 1.0), ("fwd+bwd", 2.0))
-                 for member, t in (("fastseg[1thread]", 3.0 * scale), ("fastseg[allthreads]", 1.5 * scale),
-                                   ("numpy_add_roofline", 1.0), ("torch_vectorized", 40.0))]
-               + [("test_density_fastseg[1thread]", group.format(m, "one-range"), 2.0) for m in ("fwd", "fwd+bwd")]
-               + [("test_density_numpy_add_roofline", group.format(m, "one-range"), 1.0) for m in ("fwd", "fwd+bwd")])
+                 for member, params, t in (("fastseg", "1thread-", 3.0 * scale),
+                                           ("fastseg", "allthreads-", 1.5 * scale),
+                                           ("numpy_add_roofline", "", 1.0), ("torch_vectorized", "", 40.0))]
+               + [(f"test_density_fastseg[65536x64-one-range-1thread-{m}]", group.format(m, "one-range"), 2.0)
+                  for m in ("fwd", "fwd+bwd")]
+               + [(f"test_density_numpy_add_roofline[65536x64-one-range-{m}]", group.format(m, "one-range"), 1.0)
+                  for m in ("fwd", "fwd+bwd")])
     rows = report.cpu_rows(run)
     assert all(r.elements is None for r in rows)  # tabulated, not plotted
     table = report.density_table(rows).splitlines()

@@ -143,6 +143,59 @@ def test_kernel_rows_outside_the_checks(loss):
                                                                                            range_reduction="mean")[0])
 
 
+@pytest.mark.parametrize("loss", LOSSES)
+def test_serial_and_parallel_kernels_are_bitwise_equal(loss):
+    """The serial and the row-parallel drivers give bitwise equal losses (forward and fused) and
+    gradients, with lengths and with segments."""
+    import numba
+
+    from fastseg import config
+    rng = np.random.default_rng(11)
+    t = np.repeat(rng.random((300, 60)), rng.integers(1, 12, 60), axis=1)[:, :333].astype(np.float32)
+    p = (t + rng.standard_normal(t.shape)).astype(np.float32)
+    lengths = rng.integers(0, t.shape[1] + 1, t.shape[0])
+    segments = (np.cumsum(rng.random(t.shape) < 0.1, axis=1) % 4).astype(np.int32)
+    for kw in ({}, {"lengths": lengths}, {"segments": segments, "range_reduction": "mean"}):
+        results = []
+        for threshold, threads in [(0, numba.config.NUMBA_NUM_THREADS), (1 << 62, 1)]:
+            numba.set_num_threads(threads)
+            try:
+                with config.override(parallel_min_elements=threshold):
+                    results.append((fastseg.range_loss(t, p, loss=loss, reduction="none", backend="cpu", **kw),
+                                    *fastseg.range_loss_value_and_grad(t, p, loss=loss, reduction="sum",
+                                                                       backend="cpu", **kw)))
+            finally:
+                numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+        for parallel, serial in zip(*results):
+            np.testing.assert_array_equal(parallel, serial)
+
+
+def test_forward_and_fused_losses_are_bitwise_equal():
+    """The per-row losses of the forward kernel and of the fused one (through the backend
+    protocol), every loss, with lengths and segments."""
+    from fastseg.ops.range_loss import cpu
+
+    rng = np.random.default_rng(12)
+    t = (np.cumsum(rng.random((50, 333)) < 0.3, axis=1) % 5 / 4).astype(np.float32)
+    p = (t + rng.standard_normal(t.shape)).astype(np.float32)
+    segments = (np.cumsum(rng.random(t.shape) < 0.05, axis=1) % 3).astype(np.int64)
+    for kind in range(3):
+        cases = ((None, None, False), (rng.integers(0, 334, 50), None, True), (None, segments, False))
+        for lengths, seg, mean in cases:
+            forward, fused = np.empty(50, np.float32), np.empty(50, np.float32)
+            cpu.rows(t, p, lengths, seg, kind=kind, delta=0.7, mean_over_ranges=mean, out_loss=forward)
+            cpu.rows(t, p, lengths, seg, kind=kind, delta=0.7, mean_over_ranges=mean, out_loss=fused,
+                     out_grad=np.empty_like(p), grad_scale=1.0)
+            np.testing.assert_array_equal(forward, fused)
+
+
+def test_rows_beyond_the_int32_lanes_are_refused():
+    """A row of 2**31 elements (a stride-0 view: nothing allocated) raises before any work."""
+    huge = np.broadcast_to(np.float32(0), (1, 2 ** 31))
+    with pytest.raises(ValueError, match="at most 2147483584 elements"):
+        fastseg.range_mae(huge, huge, backend="cpu")
+
+
 def test_nan_rule_and_bad_options():
     t, p = np.zeros((2, 4)), np.ones((2, 4))
     p[1, 2] = np.inf

@@ -132,7 +132,7 @@ def range_loss(y_true, y_pred, *, loss: str = "mae", delta: float = 1.0, range_r
 def range_loss_value_and_grad(y_true, y_pred, *, loss: str = "mae", delta: float = 1.0,
                               range_reduction: str = "sum", reduction: str = "mean", lengths=None, segments=None,
                               backend: str = "auto"):
-    """:func:`range_loss` and its gradient with respect to ``y_pred``, in one fused pass per row.
+    """:func:`range_loss` and its gradient with respect to ``y_pred``, computed together (one fused kernel per row).
 
     Returns
     -------
@@ -210,7 +210,7 @@ def range_mae(y_true, y_pred, *, range_reduction: str = "sum", reduction: str = 
 
 def range_mae_value_and_grad(y_true, y_pred, *, range_reduction: str = "sum",
                              reduction: str = "mean", lengths=None, segments=None, backend: str = "auto"):
-    """Range-wise MAE and its gradient with respect to ``y_pred``, in one fused pass per row.
+    """Range-wise MAE and its gradient with respect to ``y_pred``, computed together (one fused kernel per row).
 
     Same arguments as :func:`range_mae`; ``reduction`` must be "mean" or "sum".
 

@@ -13,9 +13,9 @@ row-parallel drivers give bitwise identical results.
 The kernels need rows with unit stride: :func:`rows` copies a strided input (and computes a
 strided gradient output in a contiguous buffer) first.
 
-The element loss ``kind`` (0 mae, 1 mse, 2 huber) is a compile-time choice: each row calls a
-specialisation compiled with ``kind`` a literal (:func:`_row_loss_of`), in which every
-``if kind == ...`` below is pruned.
+The element loss ``kind`` (0 mae, 1 mse, 2 huber) is a compile-time choice: the drivers branch
+on it once, outside the row loop, into loops compiled with ``kind`` a literal
+(:func:`_forward_rows_of`, :func:`_fused_rows_of`), in which every ``if kind == ...`` is pruned.
 
 All functions take 2-D ``(rows, L)`` arrays and write into caller-provided outputs.
 """
@@ -197,8 +197,10 @@ def rows(y_true, y_pred, lengths=None, segments=None, *, kind: int = 0, delta: f
     """The backend protocol (``fastseg/ops/_rowop.py``) on ``(rows, L)`` host arrays.
 
     Forward kernel without ``out_grad``; otherwise the fused kernel, which writes
-    ``grad_scale[b] * d loss[b] / d y_pred[b]`` (and its negation into ``out_grad_true``) in the
-    row's two passes, and the loss into ``out_loss`` (an O(rows) scratch when not wanted). Ranges
+    ``grad_scale[b] * d loss[b] / d y_pred[b]`` in the row's two passes and the loss into
+    ``out_loss`` (an O(rows) scratch when not wanted); ``out_grad_true`` then gets the
+    gradient's negation. A row whose length lies outside ``[0, L]`` is NaN, and so is an
+    infinite loss. Ranges
     are runs of equal ``segments`` when given, else of equal ``y_true``.
     """
     n_rows, cols = y_pred.shape
