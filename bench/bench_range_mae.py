@@ -216,7 +216,7 @@ def test_tf_fwd_bwd(benchmark, member):
 
     rows_fn = {
         "fastseg": lambda t, p: fst.range_mae(t, p, range_reduction="mean", reduction="none"),
-        "tf_composite": lambda t, p: composite(t, p, mean_over_ranges=True),
+        "tf_composite": lambda t, p: composite(t, p, range_reduction="mean"),
         "seed_ragged_answer": range_mae_tf_ragged,
     }[member]
     y_true, y_pred = map(tf.constant, _data((4096, 1024)))

@@ -185,6 +185,6 @@ def test_density_table_gives_ratios_to_np_add():
     rows = report.cpu_rows(run)
     assert all(r.elements is None for r in rows)  # tabulated, not plotted
     table = report.density_table(rows).splitlines()
-    assert table[-2] == "| 65536x64 | mean-length 2 | 6.00x | 3.00x | 2.00x | 40.00x |"
-    assert table[-1] == "| 65536x64 | one-range | 2.00x | 2.00x |  |  |"
+    assert table[-2] == "| 65536x64 | mean-length 2 | 6.00x | 3.00x | 2.00x | 2.00x | 40.00x |"
+    assert table[-1] == "| 65536x64 | one-range | 2.00x | 2.00x |  |  |  |"
     assert report.density_table(report.cpu_rows(_run(("test_op[fastseg]", "toyop fwd 2x4000", 1.0)))) == ""
