@@ -74,11 +74,8 @@ def test_numpy_reference(benchmark, data, mode):
                        rounds=3, warmup_rounds=1)
 
 
-@pytest.mark.parametrize("mode", ["fwd", "fwd+bwd"])
-def test_torch_vectorized(benchmark, data, mode):
-    y_true, y_pred = map(torch.from_numpy, data)
-    _group(benchmark, mode, y_pred)
-
+def _torch_step(y_true, y_pred, mode):
+    """The vectorised torch peer's call for ``mode``: the loss, and for fwd+bwd its backward."""
     def run():
         p = y_pred.requires_grad_(mode != "fwd")
         loss = range_mae_torch_vectorized(y_true, p)
@@ -86,8 +83,14 @@ def test_torch_vectorized(benchmark, data, mode):
             loss.backward()
             p.grad = None
         return loss
+    return run
 
-    benchmark.pedantic(run, rounds=5, warmup_rounds=1)
+
+@pytest.mark.parametrize("mode", ["fwd", "fwd+bwd"])
+def test_torch_vectorized(benchmark, data, mode):
+    y_true, y_pred = map(torch.from_numpy, data)
+    _group(benchmark, mode, y_pred)
+    benchmark.pedantic(_torch_step(y_true, y_pred, mode), rounds=5, warmup_rounds=1)
 
 
 # --- range density: the same cost at any number of ranges per row ---------------------------------
@@ -148,16 +151,7 @@ def test_density_torch_vectorized(benchmark, density, mode):
     mean_length, data = density
     y_true, y_pred = map(torch.from_numpy, data)
     _density_group(benchmark, mode, mean_length, y_pred)
-
-    def run():
-        p = y_pred.requires_grad_(mode != "fwd")
-        loss = range_mae_torch_vectorized(y_true, p)
-        if mode != "fwd":
-            loss.backward()
-            p.grad = None
-        return loss
-
-    benchmark.pedantic(run, rounds=3, warmup_rounds=1)
+    benchmark.pedantic(_torch_step(y_true, y_pred, mode), rounds=3, warmup_rounds=1)
 
 
 @pytest.mark.parametrize("shape", [(64, 1024)], ids=["64x1024"])

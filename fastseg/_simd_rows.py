@@ -35,8 +35,8 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from ._simd import (KINDS, LANES, _array_item_ptr, _element_loss, _grad_values, _int_vector_intrinsic, _lanes_below,
-                    _masked_load, _masked_store, _splat, _vector_intrinsic, _vector_ptr)
+from ._simd import (LANES, splat, declare, item_ptr, lanes_below, masked_load, masked_store, vector_intrinsic,
+                    vector_load, vector_store)
 
 MAX_ROW = 2**31 - 64
 """Longest row the int32 lane positions allow."""
@@ -46,12 +46,51 @@ _CACHE_LINE = 64
 
 
 def _scalar_bit_intrinsic(builder, name):
-    return cgutils.get_or_insert_function(builder.module, ir.FunctionType(_I64, [_I64, ir.IntType(1)]),
-                                          f"llvm.{name}.i64")
+    """``llvm.ctlz.i64`` or ``llvm.cttz.i64``."""
+    return declare(builder, f"llvm.{name}.i64", _I64, [_I64, ir.IntType(1)])
 
 
 def _const(value):
     return ir.Constant(_I64, value)
+
+
+KINDS = ("mae", "mse", "huber")
+"""Element losses the range kernels know, by index (``fastseg.ops.range_loss.reference.LOSSES``)."""
+
+
+def _element_loss(builder, kind: str, d, delta):
+    """``l(d)`` lane-wise on a double vector: ``|d|``, ``d**2`` or Huber (threshold ``delta``)."""
+    dvec_t = d.type
+    fabs = vector_intrinsic(builder, "fabs", dvec_t, [dvec_t])
+    if kind == "mae":
+        return builder.call(fabs, [d])
+    square = builder.fmul(d, d)
+    if kind == "mse":
+        return square
+    a = builder.call(fabs, [d])
+    delta_v = splat(builder, dvec_t, delta)
+    half = ir.Constant(dvec_t, [0.5] * LANES)
+    linear = builder.fmul(delta_v, builder.fsub(a, builder.fmul(half, delta_v)))
+    return builder.select(builder.fcmp_ordered("<=", a, delta_v), builder.fmul(half, square), linear)
+
+
+def _grad_values(builder, kind, d, w_vec, delta_val):
+    """``-w * l'(d)`` lane-wise in ``d``'s float type (``l'`` as torch: 0 at ``d == 0`` for
+    mae; NaN stays NaN)."""
+    vec_t = d.type
+    zero = ir.Constant(vec_t, [0.0] * LANES)
+    if kind == "mae":
+        value = builder.select(builder.fcmp_ordered("==", d, zero), zero, d)
+        value = builder.select(builder.fcmp_ordered("<", d, zero), w_vec, value)
+        return builder.select(builder.fcmp_ordered(">", d, zero), builder.fneg(w_vec), value)
+    if kind == "huber":  # clip(d, -delta, delta), NaN kept
+        delta_v = splat(builder, vec_t, builder.fptrunc(delta_val, vec_t.element)
+                         if vec_t.element != ir.DoubleType() else delta_val)
+        d = builder.select(builder.fcmp_ordered(">", d, delta_v), delta_v, d)
+        d = builder.select(builder.fcmp_ordered("<", d, builder.fneg(delta_v)), builder.fneg(delta_v), d)
+    else:  # mse: 2 d
+        d = builder.fadd(d, d)
+    return builder.fmul(d, builder.fneg(w_vec))
 
 
 @intrinsic
@@ -67,15 +106,13 @@ def range_row_starts(typingctx, key, other, masks, firsts, n):
         key_ty, other_ty, masks_ty, firsts_ty = signature.args[:4]
         key_val, other_val, masks_val, firsts_val, n_val = args
         vec_t = ir.VectorType(context.get_value_type(key_ty.dtype), LANES)
-        align = key_ty.dtype.bitwidth // 8
         integer = isinstance(key_ty.dtype, types.Integer)
         carry_ptr = cgutils.alloca_once_value(builder, _const(0))
         count_ptr = cgutils.alloca_once_value(builder, _const(0))
         ctlz = _scalar_bit_intrinsic(builder, "ctlz")
-        ctpop = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_I64, [_I64]), "llvm.ctpop.i64")
-        prefetch = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(ir.VoidType(), [ir.IntType(8).as_pointer()] + [ir.IntType(32)] * 3),
-            "llvm.prefetch.p0")
+        ctpop = declare(builder, "llvm.ctpop.i64", _I64, [_I64])
+        prefetch = declare(builder, "llvm.prefetch.p0", ir.VoidType(),
+                           [ir.IntType(8).as_pointer()] + [ir.IntType(32)] * 3)
         other_lines = max(1, other_ty.dtype.bitwidth // 8 * LANES // _CACHE_LINE)
 
         def differs(cur, prev):
@@ -84,29 +121,28 @@ def range_row_starts(typingctx, key, other, masks, firsts, n):
         def block(blk, lanes):
             start = builder.mul(blk, _const(LANES))
             if lanes is None:  # an inner block: plain loads, the element before it exists
-                cur = builder.load(_vector_ptr(context, builder, key_ty, key_val, start, vec_t), align=align)
-                prev = builder.load(_vector_ptr(context, builder, key_ty, key_val, builder.sub(start, _const(1)),
-                                                vec_t), align=align)
+                cur = vector_load(context, builder, key_ty, key_val, start, vec_t)
+                prev = vector_load(context, builder, key_ty, key_val, builder.sub(start, _const(1)), vec_t)
                 bits = differs(cur, prev)
             else:  # the first or the last block: masked loads, lane 0 of block 0 compares with itself
-                cur = _masked_load(context, builder, key_ty, key_val, start, vec_t, lanes, ir.Constant(vec_t, None))
+                cur = masked_load(context, builder, key_ty, key_val, start, vec_t, lanes, ir.Constant(vec_t, None))
                 at_zero = builder.icmp_signed("==", start, _const(0))
                 not_first = builder.bitcast(builder.not_(builder.zext(at_zero, ir.IntType(LANES))), lanes.type)
-                prev = _masked_load(context, builder, key_ty, key_val, builder.sub(start, _const(1)), vec_t,
+                prev = masked_load(context, builder, key_ty, key_val, builder.sub(start, _const(1)), vec_t,
                                     builder.and_(lanes, not_first), cur)
                 bits = builder.and_(differs(cur, prev), lanes)
             mask = builder.zext(builder.bitcast(bits, ir.IntType(LANES)), _I64)
             if lanes is not None:
                 mask = builder.or_(mask, builder.zext(builder.icmp_signed("==", start, _const(0)), _I64))
-            builder.store(mask, _array_item_ptr(context, builder, masks_ty, masks_val, blk))
+            builder.store(mask, item_ptr(context, builder, masks_ty, masks_val, blk))
             carry = builder.load(carry_ptr)
-            builder.store(carry, _array_item_ptr(context, builder, firsts_ty, firsts_val, blk))
+            builder.store(carry, item_ptr(context, builder, firsts_ty, firsts_val, blk))
             top = builder.sub(builder.add(start, _const(63)), builder.call(ctlz, [mask, ir.Constant(ir.IntType(1), 0)]))
             builder.store(builder.select(builder.icmp_unsigned("!=", mask, _const(0)), top, carry), carry_ptr)
             builder.store(builder.add(builder.load(count_ptr), builder.call(ctpop, [mask])), count_ptr)
             for line in range(other_lines):
                 at = builder.add(start, _const(line * _CACHE_LINE * 8 // other_ty.dtype.bitwidth))
-                ptr = builder.bitcast(builder.gep(context.make_array(other_ty)(context, builder, other_val).data, [at]),
+                ptr = builder.bitcast(item_ptr(context, builder, other_ty, other_val, at, inbounds=False),
                                       ir.IntType(8).as_pointer())
                 builder.call(prefetch, [ptr, ir.Constant(ir.IntType(32), 0), ir.Constant(ir.IntType(32), 3),
                                         ir.Constant(ir.IntType(32), 1)])
@@ -114,13 +150,13 @@ def range_row_starts(typingctx, key, other, masks, firsts, n):
         full = builder.lshr(n_val, _const(4))
         rem = builder.sub(n_val, builder.mul(full, _const(LANES)))
         with builder.if_then(builder.icmp_signed(">", n_val, _const(0))):
-            block(_const(0), _lanes_below(builder, builder.select(builder.icmp_signed(">", full, _const(0)),
+            block(_const(0), lanes_below(builder, builder.select(builder.icmp_signed(">", full, _const(0)),
                                                                   _const(LANES), rem)))
         with cgutils.for_range(builder, full, start=_const(1)) as loop:
             block(loop.index, None)
         with builder.if_then(builder.and_(builder.icmp_signed(">", rem, _const(0)),
                                           builder.icmp_signed(">", full, _const(0)))):
-            block(full, _lanes_below(builder, rem))
+            block(full, lanes_below(builder, rem))
         return builder.load(count_ptr)
 
     return sig, codegen
@@ -140,13 +176,13 @@ def _range_lengths(builder, start, mask, first, last):
     at_or_below = ir.Constant(v_t, [(2 << q) - 1 for q in range(LANES)])
     above = ir.Constant(v_t, [0xFFFF & ~((2 << q) - 1) for q in range(LANES)])
     zero = ir.Constant(v_t, [0] * LANES)
-    ctlz = _int_vector_intrinsic(builder, "ctlz", v_t, [v_t, ir.IntType(1)])
-    m = _splat(builder, v_t, builder.trunc(mask, i32))
+    ctlz = vector_intrinsic(builder, "ctlz", v_t, [v_t, ir.IntType(1)])
+    m = splat(builder, v_t, builder.trunc(mask, i32))
 
     def leading_zeros(bits, carry):
         none = builder.trunc(builder.sub(builder.add(start, _const(31)), carry), i32)
         return builder.select(builder.icmp_unsigned("!=", bits, zero),
-                              builder.call(ctlz, [bits, ir.Constant(ir.IntType(1), 0)]), _splat(builder, v_t, none))
+                              builder.call(ctlz, [bits, ir.Constant(ir.IntType(1), 0)]), splat(builder, v_t, none))
 
     later = builder.and_(m, above)
     return builder.sub(leading_zeros(builder.and_(m, at_or_below), first),
@@ -165,26 +201,25 @@ def _row_pass(kind, with_grad):
         dvec_t = ir.VectorType(ir.DoubleType(), LANES)
         wide = vec_t.element != ir.DoubleType()
         fzero = ir.Constant(vec_t, [0.0] * LANES)
-        align = t_ty.dtype.bitwidth // 8
         if with_grad:
-            scale_vec = _splat(builder, vec_t, builder.fptrunc(scale_val, vec_t.element) if wide else scale_val)
+            scale_vec = splat(builder, vec_t, builder.fptrunc(scale_val, vec_t.element) if wide else scale_val)
         last_ptr = cgutils.alloca_once_value(builder, n_val)
         acc_ptr = cgutils.alloca_once_value(builder, ir.Constant(dvec_t, [0.0] * LANES))
         cttz = _scalar_bit_intrinsic(builder, "cttz")
 
         def block(blk, lanes):
             start = builder.mul(blk, _const(LANES))
-            mask = builder.load(_array_item_ptr(context, builder, masks_ty, masks_val, blk))
+            mask = builder.load(item_ptr(context, builder, masks_ty, masks_val, blk))
             last = builder.load(last_ptr)
             length = _range_lengths(builder, start, mask,
-                                    builder.load(_array_item_ptr(context, builder, firsts_ty, firsts_val, blk)), last)
+                                    builder.load(item_ptr(context, builder, firsts_ty, firsts_val, blk)), last)
             inv = builder.fdiv(ir.Constant(vec_t, [1.0] * LANES), builder.sitofp(length, vec_t))
             if lanes is None:
-                t = builder.load(_vector_ptr(context, builder, t_ty, t_val, start, vec_t), align=align)
-                p = builder.load(_vector_ptr(context, builder, p_ty, p_val, start, vec_t), align=align)
+                t = vector_load(context, builder, t_ty, t_val, start, vec_t)
+                p = vector_load(context, builder, p_ty, p_val, start, vec_t)
             else:
-                t = _masked_load(context, builder, t_ty, t_val, start, vec_t, lanes, fzero)
-                p = _masked_load(context, builder, p_ty, p_val, start, vec_t, lanes, fzero)
+                t = masked_load(context, builder, t_ty, t_val, start, vec_t, lanes, fzero)
+                p = masked_load(context, builder, p_ty, p_val, start, vec_t, lanes, fzero)
             d = builder.fsub(t, p)
             # in float64, where a product of two float32 values is exact: no product for LLVM to
             # contract differently in the forward and the fused kernel (their losses are bitwise equal)
@@ -199,19 +234,19 @@ def _row_pass(kind, with_grad):
             if with_grad:
                 value = _grad_values(builder, kind, d, builder.fmul(scale_vec, inv), delta_val)
                 if lanes is None:
-                    builder.store(value, _vector_ptr(context, builder, g_ty, g_val, start, vec_t), align=align)
+                    vector_store(context, builder, g_ty, g_val, start, value)
                 else:
-                    _masked_store(context, builder, g_ty, g_val, start, value, lanes)
+                    masked_store(context, builder, g_ty, g_val, start, value, lanes)
             lowest = builder.add(start, builder.call(cttz, [mask, ir.Constant(ir.IntType(1), 0)]))
             builder.store(builder.select(builder.icmp_unsigned("!=", mask, _const(0)), lowest, last), last_ptr)
 
         full = builder.lshr(n_val, _const(4))
         rem = builder.sub(n_val, builder.mul(full, _const(LANES)))
         with builder.if_then(builder.icmp_signed(">", rem, _const(0))):
-            block(full, _lanes_below(builder, rem))
+            block(full, lanes_below(builder, rem))
         with cgutils.for_range(builder, full) as loop:
             block(builder.sub(builder.sub(full, _const(1)), loop.index), None)
-        reduce = _vector_intrinsic(builder, "vector.reduce.fadd", ir.DoubleType(), [ir.DoubleType(), dvec_t])
+        reduce = vector_intrinsic(builder, "vector.reduce.fadd", ir.DoubleType(), [ir.DoubleType(), dvec_t])
         return builder.call(reduce, [ir.Constant(ir.DoubleType(), 0.0), builder.load(acc_ptr)], fastmath=("reassoc",))
     return codegen
 

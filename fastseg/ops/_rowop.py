@@ -14,7 +14,7 @@ function with one protocol (``docs/design.md``, "Backend protocol")::
 - ``out_grad``: shape of the primary input, receives ``grad_scale[b] * d loss[b] / d x[b]``
   (``None``: not wanted); ``grad_scale`` is a float or a ``(rows,)`` array (the upstream
   gradient of each row), folded into the kernel;
-- ``out_grad_true`` (range losses): receives ``y_true``'s gradient, the negation, in the same pass;
+- ``out_grad_true`` (range losses): receives ``y_true``'s gradient, the negation;
 - ``stream``: the CUDA stream to launch on (device backends; ignored on the host).
 
 With only ``out_loss`` a backend runs its forward kernel, with only ``out_grad`` its backward
@@ -244,6 +244,21 @@ def float_input(name: str, dtype: np.dtype) -> np.dtype:
         extra = " (long double: convert to float64 first)" if dtype.kind == "f" else ""
         raise TypeError(f"{name} must be a float16/float32/float64 array; got {dtype}{extra}")
     return compute_dtype(dtype)
+
+
+def target_like_prediction(shapes, dtypes, axis_name: str) -> np.dtype:
+    """Validate a ``y_true`` that must match ``y_pred`` (real numbers or bools, the same shape,
+    at least one dimension ``(..., axis_name)``); returns ``y_pred``'s compute dtype."""
+    (true_shape, pred_shape), (true_dtype, pred_dtype) = shapes, dtypes
+    work = float_input("y_pred", pred_dtype)
+    if true_dtype.kind not in "biuf":
+        raise TypeError(f"y_true must be a real numeric or bool array; got {true_dtype}")
+    if len(pred_shape) < 1:
+        raise ValueError(f"y_pred must have at least one dimension (..., {axis_name}); got a scalar")
+    if true_shape != pred_shape:
+        raise ValueError(f"y_true and y_pred must have the same shape (no broadcasting); got "
+                         f"y_true {true_shape} and y_pred {pred_shape}")
+    return work
 
 
 def class_count(name: str, shape: tuple, axis: int = -1) -> None:

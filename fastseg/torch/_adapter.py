@@ -3,7 +3,7 @@
 Forward runs the op's forward kernel and saves only its input tensors (the autograd memory
 contract of ``docs/design.md``: nothing of size rows x L beyond the inputs themselves). Backward
 runs the op's backward kernel once, with the upstream gradient of each row folded in as a
-per-row scale, writing every requested input gradient in that one pass (range losses: ``y_pred``'s
+per-row scale, writing every requested input gradient in that one call (range losses: ``y_pred``'s
 and ``y_true``'s). Nothing is written in place, so ``retain_graph=True`` and a loss used twice
 give the same gradients every time.
 

@@ -15,7 +15,7 @@ import operator
 import numpy as np
 
 from .. import _rowop
-from .._rowop import Plan, RowOp, class_count, float_input, real_option
+from .._rowop import Plan, RowOp, class_count, real_option, target_like_prediction
 
 REDUCTIONS = _rowop.REDUCTIONS
 
@@ -23,14 +23,8 @@ REDUCTIONS = _rowop.REDUCTIONS
 def make_plan(shapes, dtypes, *, from_logits=False, label_smoothing=0.0, axis=-1) -> Plan:
     """Validate ``(y_true, y_pred)`` and the options; view both as ``(rows, C)`` with the class
     axis last, in the compute dtype."""
-    (t_shape, p_shape), (t_dtype, p_dtype) = shapes, dtypes
-    work = float_input("y_pred", p_dtype)
-    if t_dtype.kind not in "biuf":
-        raise TypeError(f"y_true must be a real numeric or bool array; got {t_dtype}")
-    if len(p_shape) < 1:
-        raise ValueError("y_pred must have at least one dimension (..., C); got a scalar")
-    if t_shape != p_shape:
-        raise ValueError(f"y_true and y_pred must have the same shape; got {t_shape} and {p_shape}")
+    work = target_like_prediction(shapes, dtypes, "C")
+    p_shape, p_dtype = shapes[1], dtypes[1]
     try:
         axis = operator.index(axis)
     except TypeError:

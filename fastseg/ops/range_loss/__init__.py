@@ -16,7 +16,7 @@ import numpy as np
 
 from ..._dispatch import check_choice
 from .. import _rowop
-from .._rowop import Plan, RowOp, float_input, real_option, row_count
+from .._rowop import Plan, RowOp, real_option, row_count, target_like_prediction
 from .reference import LOSSES
 
 RANGE_REDUCTIONS = ("sum", "mean")
@@ -34,14 +34,7 @@ def make_plan(shapes, dtypes, *, loss: str = "mae", delta=1.0, range_reduction: 
         raise ValueError(f"delta must be positive (Huber's threshold); got {delta!r}")
     (true_shape, pred_shape, lengths_shape, seg_shape), (true_dtype, pred_dtype, lengths_dtype, seg_dtype) = \
         shapes, dtypes
-    work = float_input("y_pred", pred_dtype)
-    if true_dtype.kind not in "biuf":
-        raise TypeError(f"y_true must be a real numeric or bool array; got {true_dtype}")
-    if len(pred_shape) < 1:
-        raise ValueError("y_pred must have at least one dimension (..., L); got a scalar")
-    if true_shape != pred_shape:
-        raise ValueError(f"y_true and y_pred must have the same shape (no broadcasting); got "
-                         f"y_true {true_shape} and y_pred {pred_shape}")
+    work = target_like_prediction((true_shape, pred_shape), (true_dtype, pred_dtype), "L")
     lead, length = pred_shape[:-1], pred_shape[-1]
     rows = row_count(lead)
     if lengths_shape is not None:

@@ -37,32 +37,26 @@ _inline = njit(cache=_CACHE, nogil=True, error_model="numpy", fastmath=FASTMATH,
 arguments costs reference counting per row (measured 5x at 65536x64)."""
 
 
-def _key_row(key, b, t):
-    """Row ``b`` of the range keys: the segment ids, or ``y_true`` itself when ``key`` is None."""
-    return t if key is None else key[b]
+def _row_or(rows, b, default):
+    """Row ``b`` of ``rows`` (the segment ids; the lengths), or ``default`` when ``rows`` is None."""
+    return default if rows is None else rows[b]
 
 
-@overload(_key_row, inline="always", jit_options={"cache": _CACHE})
-def _key_row_typed(key, b, t):
-    """The choice at typing time (a None ``key`` is a compile-time None)."""
-    if isinstance(key, types.NoneType):
-        return lambda key, b, t: t
-    return lambda key, b, t: key[b]
-
-
-def _row_length(lengths, b, length):
-    """Row ``b``'s length: ``lengths[b]`` clamped to ``[0, L]`` (:func:`rows` makes a row with a bad
-    length NaN after the kernel), or ``L`` when ``lengths`` is None."""
-    return length if lengths is None else min(max(lengths[b], 0), length)
-
-
-@overload(_row_length, inline="always", jit_options={"cache": _CACHE})
-def _row_length_typed(lengths, b, length):
-    """The choice at typing time: a None ``lengths`` (the common call) leaves ``n`` loop-invariant
+@overload(_row_or, inline="always", jit_options={"cache": _CACHE})
+def _row_or_typed(rows, b, default):
+    """The choice at typing time: a None argument is a compile-time None, so ranges from ``y_true``
+    read no segment ids, and without ``lengths`` every row's ``n`` is the loop-invariant ``L``
     (measured 20% at 65536x64)."""
-    if isinstance(lengths, types.NoneType):
-        return lambda lengths, b, length: length
-    return lambda lengths, b, length: min(max(lengths[b], 0), length)
+    if isinstance(rows, types.NoneType):
+        return lambda rows, b, default: default
+    return lambda rows, b, default: rows[b]
+
+
+@_inline
+def _row_length(lengths, b, length):
+    """Row ``b``'s length clamped to ``[0, L]`` (:func:`rows` makes a row with a bad length NaN
+    after the kernel); ``L`` without ``lengths``."""
+    return min(max(_row_or(lengths, b, length), 0), length)
 
 
 @_inline
@@ -88,7 +82,7 @@ def _row_loss(key, b, t, p, n, mean, masks, firsts, kind, delta):
     """Loss of row ``b`` over its first ``n`` elements (in ``[0, L]``; :func:`rows` makes a row with
     a bad length NaN, and an infinite loss NaN, after the kernel: either check here cost 10-20%
     at 65536x64)."""
-    n_ranges = range_row_starts(_key_row(key, b, t), p, masks, firsts, n)
+    n_ranges = range_row_starts(_row_or(key, b, t), p, masks, firsts, n)
     loss = _scan_loss(t, p, masks, firsts, n, kind, delta)
     return loss / n_ranges if mean and n_ranges > 0 else loss
 
@@ -100,7 +94,7 @@ def _row_loss_grad(key, b, t, p, g, n, mean, scale, masks, firsts, kind, delta):
     negation), even untaken, more than doubled the cost of every row at 65536x64."""
     for q in range(n, g.shape[0]):
         g[q] = 0
-    n_ranges = range_row_starts(_key_row(key, b, t), p, masks, firsts, n)
+    n_ranges = range_row_starts(_row_or(key, b, t), p, masks, firsts, n)
     share = n_ranges if mean and n_ranges > 0 else 1  # one call site: two copies of the pass cost 2x
     return _scan_loss_grad(t, p, g, masks, firsts, n, scale / share, kind, delta) / share
 
@@ -186,9 +180,14 @@ def _fused_parallel(key, t, p, lengths, mean, row_scale, out_loss, out_grad, kin
                        min(n_rows, (task + 1) * step), kind, delta)
 
 
+def _has_unit_rows(a) -> bool:
+    """Whether ``a`` (2-D) has unit stride along its rows, as the kernels need."""
+    return a.shape[1] <= 1 or a.strides[1] == a.itemsize
+
+
 def _unit_rows(a):
-    """``a`` (2-D) with unit stride along its rows: as given, or a contiguous copy."""
-    return a if a.shape[1] <= 1 or a.strides[1] == a.itemsize else np.ascontiguousarray(a)
+    """``a`` (2-D) as given when it has unit stride along its rows, else a contiguous copy."""
+    return a if _has_unit_rows(a) else np.ascontiguousarray(a)
 
 
 def rows(y_true, y_pred, lengths=None, segments=None, *, kind: int = 0, delta: float = 1.0,
@@ -200,8 +199,7 @@ def rows(y_true, y_pred, lengths=None, segments=None, *, kind: int = 0, delta: f
     ``grad_scale[b] * d loss[b] / d y_pred[b]`` in the row's two passes and the loss into
     ``out_loss`` (an O(rows) scratch when not wanted); ``out_grad_true`` then gets the
     gradient's negation. A row whose length lies outside ``[0, L]`` is NaN, and so is an
-    infinite loss. Ranges
-    are runs of equal ``segments`` when given, else of equal ``y_true``.
+    infinite loss. Ranges are runs of equal ``segments`` when given, else of equal ``y_true``.
     """
     n_rows, cols = y_pred.shape
     if cols > MAX_ROW:
@@ -217,7 +215,7 @@ def rows(y_true, y_pred, lengths=None, segments=None, *, kind: int = 0, delta: f
         _nan_rows(out_loss, None, lengths, cols)
         return
     row_scale = per_row(grad_scale, n_rows, np.float64)
-    grad = out_grad if out_grad.shape[1] <= 1 or out_grad.strides[1] == out_grad.itemsize else np.empty_like(y_pred)
+    grad = out_grad if _has_unit_rows(out_grad) else np.empty_like(y_pred)
     run_rows(_fused_serial, _fused_parallel, y_pred.size, key, y_true, y_pred, lengths, mean_over_ranges,
              row_scale, out_loss, grad, kind, delta, _rows_per_task(n_rows))
     _nan_rows(out_loss, grad, lengths, cols)

@@ -1,6 +1,6 @@
 """The element losses of the range losses, as plain Python that Numba compiles into CUDA device
 functions (``numba.cuda.jit(device=True)``). The CPU kernels use the same math in 16-lane vector
-form (``fastseg._simd._element_loss`` and ``_grad_values``); the reference is the spec for both.
+form (``fastseg._simd_rows._element_loss`` and ``_grad_values``); the reference is the spec for both.
 
 ``kind`` 0 mae ``|d|``, 1 mse ``d**2``, 2 huber (``0.5 d**2`` for ``|d| <= delta``, else
 ``delta (|d| - 0.5 delta)``), for ``d = y_true - y_pred``.
